@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine with Python 3.11 and pip:
+#   make lab    set up .venv and open the tutorials in JupyterLab
+#   make test   set up .venv and run every test (unit tests + every notebook under nbval)
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Silence TensorFlow's start-up lines in every process and kernel started from here.
+export TF_CPP_MIN_LOG_LEVEL := 3
+export TF_ENABLE_ONEDNN_OPTS := 0
+export PYTHONHASHSEED := 0
+
+.PHONY: lab test unit lint notebooks data figures benchmark clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check mtl_lib tests scripts benchmarks
+
+notebooks: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py
+
+data: $(STAMP)
+	$(BIN)/python scripts/make_data.py
+
+figures: $(STAMP)
+	$(BIN)/python scripts/make_figures.py
+
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/reader.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,22 @@
+"""mtl_lib: multi-task learning for conversion funnels, on TensorFlow 2.21 and Keras 3.
+
+Modules, by concept (dependencies point down the list):
+
+- `mtl_lib.data`: the `Schema` of a data set, reading CSV splits into `tf.data`, validation.
+- `mtl_lib.synthetic`: data with known ground truth (`make_funnel`).
+- `mtl_lib.metrics`: evaluation over a whole split (AUC, log loss, Bayes ceiling).
+- `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
+"""
+
+import os
+
+# TensorFlow prints start-up lines (oneDNN, CPU features) before absl initialises, which
+# TF_CPP_MIN_LOG_LEVEL alone does not hide. Set the defaults before TensorFlow is imported;
+# TF_ENABLE_ONEDNN_OPTS=0 also makes CPU results repeatable run to run.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from mtl_lib import data, metrics, plots, synthetic
+
+__all__ = ["data", "metrics", "plots", "synthetic"]
+__version__ = "0.1.0"

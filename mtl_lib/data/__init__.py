@@ -1,0 +1,25 @@
+"""Data: the `Schema` of a funnel data set, validation of its files, reading into `tf.data`.
+
+- `Schema`, `Field`: features (C, D, K), ordered funnel steps and ground-truth columns,
+  read from `features.csv` and `vocab.json`.
+- `validate_frame`, `validate_file`: checks that name the file, column, row and value.
+- `read_frame`, `make_dataset`: a validated data frame, or batched `(features, labels)`.
+"""
+
+from mtl_lib.data.read import MEMORY_LIMIT_BYTES, make_dataset, read_frame, split_path
+from mtl_lib.data.schema import FEATURES_FILE, VOCAB_FILE, Field, Schema
+from mtl_lib.data.validate import FileReport, validate_file, validate_frame
+
+__all__ = [
+    "FEATURES_FILE",
+    "MEMORY_LIMIT_BYTES",
+    "VOCAB_FILE",
+    "Field",
+    "FileReport",
+    "Schema",
+    "make_dataset",
+    "read_frame",
+    "split_path",
+    "validate_file",
+    "validate_frame",
+]

@@ -1,0 +1,279 @@
+"""Reading funnel data files into pandas and into batched `tf.data` pipelines.
+
+Small files (and data frames) are validated, held in memory and sliced; large files are
+validated in chunks and then streamed line by line, so memory stays bounded whatever the
+file's size. Both paths give the same rows, in the same order when not shuffled.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from mtl_lib.data.schema import Schema
+from mtl_lib.data.validate import (
+    check_header,
+    inconsistent_rows,
+    iter_validated_chunks,
+    read_header,
+    validate_file,
+    validate_frame,
+)
+
+MEMORY_LIMIT_BYTES = 256 * 2**20
+"""Files smaller than this on disk are read into memory by `make_dataset` (`cache=None`)."""
+
+SHUFFLE_BUFFER = 100_000
+"""Lines held in the shuffle buffer when streaming a large file."""
+
+Features = dict[str, tf.Tensor]
+Labels = dict[str, tf.Tensor]
+
+
+def read_frame(
+    path: str | Path, schema: Schema, *, drop_inconsistent: bool = False
+) -> pd.DataFrame:
+    """Read and validate a whole data file into memory (for small splits and evaluation).
+
+    Args:
+        path: A CSV file, or a gzip-compressed one ending in `.gz`.
+        schema: Features, steps and truth columns expected.
+        drop_inconsistent: Drop funnel-inconsistent rows (with a `UserWarning` saying how
+            many) instead of raising.
+
+    Returns:
+        One row per example, with the schema columns present in the file in
+        `schema.columns` order: C/D as int32, steps as int8, K and truth as float32.
+
+    Raises:
+        ValueError: naming the file, column, first offending row and value.
+
+    Example:
+        >>> frame = read_frame("data/train.csv.gz", schema)  # doctest: +SKIP
+        >>> frame[list(schema.steps)].mean()  # doctest: +SKIP
+    """
+    frame, dropped = _read_frame(path, schema, drop_inconsistent)
+    _warn_dropped(path, dropped, len(frame) + dropped, stacklevel=3)
+    return frame
+
+
+def make_dataset(
+    source: str | Path | pd.DataFrame,
+    schema: Schema,
+    *,
+    batch_size: int = 1024,
+    shuffle: bool = False,
+    seed: int | None = None,
+    cache: bool | None = None,
+    drop_inconsistent: bool = False,
+    validate: bool = True,
+    drop_remainder: bool = False,
+    shuffle_buffer: int = SHUFFLE_BUFFER,
+) -> tf.data.Dataset:
+    """A batched, prefetched `tf.data.Dataset` of `(features, labels)` from a data file.
+
+    Args:
+        source: A CSV file (`.csv` or `.csv.gz`) or a data frame with the schema's columns;
+            other columns are ignored.
+        schema: Features and funnel steps to read.
+        batch_size: Examples per batch.
+        shuffle: Shuffle the examples, anew at each iteration (epoch).
+        seed: Shuffle seed; the same seed gives the same order.
+        cache: `True` holds the data in memory and shuffles it fully; `False` streams the
+            file with a bounded shuffle buffer of `shuffle_buffer` lines; `None` holds files
+            smaller than `MEMORY_LIMIT_BYTES` on disk (and data frames) in memory.
+        drop_inconsistent: Drop funnel-inconsistent rows (a step is 1 while an earlier step
+            is 0) instead of raising; a `UserWarning` says how many when they are counted.
+        validate: Check the data first (see `mtl_lib.data.validate`). With `False` a
+            malformed file fails while iterating, with a less helpful error.
+        drop_remainder: Drop the last, smaller batch.
+        shuffle_buffer: Lines held in the shuffle buffer when streaming.
+
+    Returns:
+        A dataset of `(features, labels)`: `features` maps each feature name to a tensor of
+        shape `(batch,)`, int32 for C/D and float32 for K; `labels` maps each step to a
+        float32 tensor of shape `(batch, 1)`.
+
+    Raises:
+        ValueError: if validation fails (naming the file, column, row and value) or an
+            argument is out of range.
+
+    Example:
+        >>> ds = make_dataset("data/train.csv.gz", schema, batch_size=512,
+        ...                   shuffle=True, seed=0)  # doctest: +SKIP
+        >>> features, labels = next(iter(ds))  # doctest: +SKIP
+        >>> labels["click"].shape  # doctest: +SKIP
+        TensorShape([512, 1])
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if shuffle_buffer < 1:
+        raise ValueError(f"shuffle_buffer must be >= 1, got {shuffle_buffer}")
+    batching = {"batch_size": batch_size, "drop_remainder": drop_remainder}
+    if isinstance(source, pd.DataFrame):
+        if validate:
+            frame, dropped = validate_frame(
+                source, schema, source="<DataFrame>", drop_inconsistent=drop_inconsistent
+            )
+        else:
+            check_header([str(c) for c in source.columns], schema, "<DataFrame>")
+            frame, dropped = _unchecked(source, schema, drop_inconsistent)
+        _warn_dropped("<DataFrame>", dropped, len(source), stacklevel=3)
+        return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
+
+    path = Path(source)
+    header = read_header(path)
+    in_memory = cache if cache is not None else path.stat().st_size < MEMORY_LIMIT_BYTES
+    if in_memory:
+        if validate:
+            frame, dropped = _read_frame(path, schema, drop_inconsistent)
+        else:
+            columns = check_header(header, schema, str(path))
+            raw = pd.read_csv(path, usecols=columns, encoding="utf-8-sig")
+            frame, dropped = _unchecked(raw, schema, drop_inconsistent)
+        _warn_dropped(path, dropped, len(frame) + dropped, stacklevel=3)
+        return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
+
+    check_header(header, schema, str(path))
+    if validate:
+        report = validate_file(path, schema, drop_inconsistent=drop_inconsistent)
+        _warn_dropped(path, report.dropped, report.rows + report.dropped, stacklevel=3)
+    return _stream(
+        path,
+        schema,
+        header,
+        shuffle=shuffle,
+        seed=seed,
+        shuffle_buffer=shuffle_buffer,
+        drop_inconsistent=drop_inconsistent,
+        **batching,
+    )
+
+
+def split_path(folder: str | Path, split: str) -> Path:
+    """The file of split `split` (e.g. `"train"`) in a data folder: `.csv.gz` or `.csv`.
+
+    Raises:
+        ValueError: if the folder holds neither `<split>.csv.gz` nor `<split>.csv`.
+
+    Example:
+        >>> split_path("data/funnel", "test").name
+        'test.csv.gz'
+    """
+    folder = Path(folder)
+    for name in (f"{split}.csv.gz", f"{split}.csv"):
+        if (folder / name).is_file():
+            return folder / name
+    raise ValueError(f"{folder}: no {split}.csv.gz or {split}.csv in this data folder")
+
+
+# ------------------------------------------------------------------------------ helpers
+def _read_frame(
+    path: str | Path, schema: Schema, drop_inconsistent: bool
+) -> tuple[pd.DataFrame, int]:
+    """The validated file and the number of funnel-inconsistent rows dropped."""
+    chunks, dropped = [], 0
+    for clean, chunk_dropped in iter_validated_chunks(
+        path, schema, drop_inconsistent=drop_inconsistent
+    ):
+        chunks.append(clean)
+        dropped += chunk_dropped
+    return pd.concat(chunks, ignore_index=True), dropped
+
+
+def _unchecked(
+    frame: pd.DataFrame, schema: Schema, drop_inconsistent: bool
+) -> tuple[pd.DataFrame, int]:
+    """Features and steps cast without checks; inconsistent rows dropped if asked."""
+    columns = {f.name: np.int32 if f.embedded else np.float32 for f in schema.fields}
+    columns |= dict.fromkeys(schema.steps, np.int8)
+    clean = pd.DataFrame({c: frame[c].to_numpy(dtype=t) for c, t in columns.items()})
+    bad = inconsistent_rows(clean[list(schema.steps)].to_numpy())
+    if drop_inconsistent and bad.any():
+        return clean.loc[~bad].reset_index(drop=True), int(bad.sum())
+    return clean, 0
+
+
+def _warn_dropped(source: str | Path, dropped: int, total: int, stacklevel: int) -> None:
+    if dropped:
+        warnings.warn(
+            f"{source}: dropped {dropped} of {total} rows that are funnel-inconsistent "
+            "(a step is 1 while an earlier step is 0)",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _from_frame(
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int | None,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    """In-memory pipeline: slices of numpy arrays, fully shuffled if asked."""
+    features = {
+        f.name: frame[f.name].to_numpy(dtype=np.int32 if f.embedded else np.float32)
+        for f in schema.fields
+    }
+    labels = {s: frame[s].to_numpy(dtype=np.float32).reshape(-1, 1) for s in schema.steps}
+    ds = tf.data.Dataset.from_tensor_slices((features, labels))
+    if shuffle:
+        ds = ds.shuffle(max(len(frame), 1), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+def _stream(
+    path: Path,
+    schema: Schema,
+    header: list[str],
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int | None,
+    shuffle_buffer: int,
+    drop_inconsistent: bool,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    """Streaming pipeline: lines, shuffled in a bounded buffer, decoded a batch at a time."""
+    wanted = set(schema.feature_names + schema.steps)
+    select_cols = [i for i, name in enumerate(header) if name in wanted]
+    names = [header[i] for i in select_cols]
+    # Ids and K values are parsed as float64, as pandas does, then cast: `3.0` is a valid id
+    # and K values round to float32 exactly as on the in-memory path.
+    defaults = [
+        tf.constant([], tf.float32 if name in schema.steps else tf.float64) for name in names
+    ]
+    steps = schema.steps
+
+    def decode(lines: tf.Tensor) -> tuple[Features, Labels]:
+        lines = tf.boolean_mask(lines, tf.strings.length(lines) > 0)  # blank lines
+        columns = dict(
+            zip(names, tf.io.decode_csv(lines, defaults, select_cols=select_cols), strict=True)
+        )
+        features = {
+            f.name: tf.cast(columns[f.name], tf.int32 if f.embedded else tf.float32)
+            for f in schema.fields
+        }
+        labels = {s: tf.reshape(columns[s], (-1, 1)) for s in steps}
+        if drop_inconsistent and len(steps) > 1:
+            stacked = tf.stack([columns[s] for s in steps], axis=1)
+            keep = tf.logical_not(tf.reduce_any(stacked[:, 1:] > stacked[:, :-1], axis=1))
+            features = {k: tf.boolean_mask(v, keep) for k, v in features.items()}
+            labels = {k: tf.boolean_mask(v, keep) for k, v in labels.items()}
+        return features, labels
+
+    compression = "GZIP" if path.name.endswith(".gz") else ""
+    ds = tf.data.TextLineDataset(str(path), compression_type=compression).skip(1)
+    if shuffle:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    # Blank and dropped lines leave some batches short: rebatch to exact sizes.
+    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

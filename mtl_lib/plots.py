@@ -1,0 +1,172 @@
+"""Figures for the notebooks: each draws arrays or frames on one `Axes`, never model code.
+
+Every function has the signature `plot_x(data, *, ax=None, ...) -> Axes`: it draws on `ax`
+(a new figure if `None`) and returns it, so a notebook cell holds one figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+#: One colour per series, colour-blind safe (Okabe-Ito), used by every figure.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def set_style() -> None:
+    """Small, clean, PNG-friendly figures (call once in a notebook's set-up)."""
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (6.4, 3.6),
+            "figure.dpi": 90,
+            "savefig.dpi": 90,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.prop_cycle": mpl.cycler(color=PALETTE),
+            "font.size": 10,
+            "axes.titlesize": 11,
+            "legend.frameon": False,
+        }
+    )
+
+
+def _axes(ax: Axes | None) -> Axes:
+    return plt.subplots()[1] if ax is None else ax
+
+
+def plot_funnel(
+    rates: pd.DataFrame | pd.Series, *, ax: Axes | None = None, log: bool = True
+) -> Axes:
+    """Share of exposures reaching each step, one bar group per step.
+
+    Args:
+        rates: Reach rates in [0, 1], index the steps in funnel order; a Series, or a frame
+            with one column per source (e.g. `observed`, `true`, a model's name).
+        ax: Where to draw.
+        log: Log-scale rates, so the rare last steps stay visible.
+
+    Returns:
+        The axes, bars labelled with their percentage.
+    """
+    ax = _axes(ax)
+    frame = rates.to_frame() if isinstance(rates, pd.Series) else rates
+    steps = ["exposure", *frame.index]
+    width = 0.8 / frame.shape[1]
+    x = np.arange(len(steps))
+    for i, (name, col) in enumerate(frame.items()):
+        values = np.concatenate([[1.0], col.to_numpy(float)])
+        pos = x - 0.4 + width * (i + 0.5)
+        bars = ax.bar(pos, values, width=width * 0.95, label=str(name), color=PALETTE[i])
+        ax.bar_label(
+            bars,
+            labels=[f"{v:.2%}" if v < 0.01 else f"{v:.1%}" for v in values],
+            fontsize=7,
+            padding=1,
+        )
+    ax.set_xticks(x, steps)
+    ax.set_ylabel("share of exposures reaching the step")
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(top=2.0)
+    if frame.shape[1] > 1:
+        ax.legend()
+    return ax
+
+
+def plot_id_frequency(
+    frame: pd.DataFrame, fields: Sequence[str], *, ax: Axes | None = None
+) -> Axes:
+    """Rank-frequency curves of categorical ids, log-log: a straight line is Zipf's law.
+
+    Args:
+        frame: Rows with one integer id column per field.
+        fields: The fields to draw.
+        ax: Where to draw.
+    """
+    ax = _axes(ax)
+    for i, name in enumerate(fields):
+        counts = np.sort(frame[name].value_counts().to_numpy())[::-1]
+        ax.loglog(
+            np.arange(1, len(counts) + 1),
+            counts / counts.sum(),
+            label=name,
+            color=PALETTE[i % len(PALETTE)],
+        )
+    ax.set_xlabel("id rank (most frequent first)")
+    ax.set_ylabel("share of rows")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_densities(
+    samples: Mapping[str, np.ndarray],
+    *,
+    ax: Axes | None = None,
+    xlabel: str = "",
+    bins: int = 60,
+    log_x: bool = True,
+) -> Axes:
+    """Overlaid histograms of the share of each population per bin, to compare them.
+
+    Args:
+        samples: Population name → values `(rows,)`; positive values if `log_x`.
+        ax: Where to draw.
+        xlabel: Label of the quantity.
+        bins: Histogram bins, shared by every population.
+        log_x: Log-spaced bins and axis (for probabilities spanning decades).
+    """
+    ax = _axes(ax)
+    values = [np.asarray(v, dtype=float) for v in samples.values()]
+    lo, hi = min(v.min() for v in values), max(v.max() for v in values)
+    edges = np.geomspace(lo, hi, bins + 1) if log_x else np.linspace(lo, hi, bins + 1)
+    for i, (name, v) in enumerate(zip(samples, values, strict=True)):
+        share = np.full(len(v), 1.0 / len(v))  # each population sums to 1 over the bins
+        ax.hist(
+            v,
+            bins=edges,
+            weights=share,
+            histtype="stepfilled",
+            alpha=0.35,
+            color=PALETTE[i],
+            label=f"{name} (mean {v.mean():.3f})",
+        )
+        ax.hist(v, bins=edges, weights=share, histtype="step", color=PALETTE[i])
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of rows per bin")
+    ax.legend()
+    return ax
+
+
+def plot_coverage(shares: pd.DataFrame, *, ax: Axes | None = None, xlabel: str = "") -> Axes:
+    """Share of each population falling in each bin of a quantity (e.g. deciles).
+
+    Args:
+        shares: Index the bins (in order), one column per population, each summing to 1.
+        ax: Where to draw.
+        xlabel: What the bins are.
+    """
+    ax = _axes(ax)
+    width = 0.8 / shares.shape[1]
+    x = np.arange(len(shares))
+    for i, (name, col) in enumerate(shares.items()):
+        ax.bar(
+            x - 0.4 + width * (i + 0.5),
+            col.to_numpy(),
+            width=width * 0.95,
+            label=str(name),
+            color=PALETTE[i],
+        )
+    ax.set_xticks(x, [str(b) for b in shares.index])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("share of rows")
+    ax.legend()
+    return ax

@@ -1,0 +1,80 @@
+"""Re-execute notebooks in place, each top to bottom in one fresh kernel (`make notebooks`).
+
+Outputs are then what the code produces; metadata is trimmed and keys sorted so that diffs
+stay readable. Run times go to `notebooks/runtimes.json` (read by the README's table).
+
+    python scripts/run_notebooks.py                 # every notebook
+    python scripts/run_notebooks.py notebooks/00_data_tour.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+RUNTIMES = NOTEBOOKS / "runtimes.json"
+KEEP_NOTEBOOK_METADATA = ("kernelspec",)
+TIMEOUT_S = 1800
+
+
+def tidy(nb: nbformat.NotebookNode) -> None:
+    """Drop run-dependent metadata (timings, widget state, language version)."""
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in KEEP_NOTEBOOK_METADATA}
+    nb.metadata["language_info"] = {"name": "python"}
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("ExecuteTime", None)
+        if cell.cell_type == "code":
+            for out in cell.outputs:
+                out.get("metadata", {}).pop("needs_background", None)
+
+
+def run(path: Path) -> float:
+    """Execute `path` in place; return its run time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    client = NotebookClient(
+        nb,
+        timeout=TIMEOUT_S,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    tidy(nb)
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("paths", nargs="*", type=Path)
+    args = parser.parse_args()
+    paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    runtimes = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
+    for path in paths:
+        seconds = run(path.resolve())
+        runtimes[path.name] = round(seconds)
+        print(f"{path.name}: {seconds:.0f} s")
+    RUNTIMES.write_text(json.dumps(dict(sorted(runtimes.items())), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Committed notebooks were executed top to bottom in one fresh kernel, and stay small."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MAX_BYTES = 300 * 1024
+NOISE = (
+    "absl::InitializeLog",
+    "oneDNN custom operations",
+    "cpu_feature_guard",
+    "Could not find cuda drivers",
+)
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_executed_in_order_without_errors(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), f"{path.name}: run `make notebooks`"
+    for cell in code:
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"{path.name}: a cell raised"
+            text = "".join(out.get("text", ""))
+            assert not any(n in text for n in NOISE), f"{path.name}: TensorFlow start-up noise"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_small_and_tidy(path):
+    assert path.stat().st_size < MAX_BYTES, f"{path.name} is larger than 300 KB"
+    nb = json.loads(path.read_text())
+    assert set(nb["metadata"]) <= {"kernelspec", "language_info"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_follows_the_skeleton(path):
+    nb = json.loads(path.read_text())
+    heads = [
+        line
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for line in "".join(c["source"]).splitlines()
+        if line.startswith("#")
+    ]
+    assert heads[0].startswith("# "), f"{path.name}: starts with an H1 title"
+    for section in ("## Setup", "## Summary", "## Exercises"):
+        assert section in heads, f"{path.name}: missing {section}"
