@@ -217,16 +217,26 @@ def _from_frame(
     seed: int | None,
     drop_remainder: bool,
 ) -> tf.data.Dataset:
-    """In-memory pipeline: slices of numpy arrays, fully shuffled if asked."""
+    """In-memory pipeline: batches gathered from whole-split tensors, fully shuffled if asked.
+
+    Shuffling and batching row indices, then gathering each batch at once, is an order of
+    magnitude faster than slicing examples one by one (`from_tensor_slices(...).batch`).
+    """
     features = {
         f.name: frame[f.name].to_numpy(dtype=np.int32 if f.embedded else np.float32)
         for f in schema.fields
     }
     labels = {s: frame[s].to_numpy(dtype=np.float32).reshape(-1, 1) for s in schema.steps}
-    ds = tf.data.Dataset.from_tensor_slices((features, labels))
+    data = tf.nest.map_structure(tf.constant, (features, labels))
+    ds = tf.data.Dataset.range(len(frame))
     if shuffle:
         ds = ds.shuffle(max(len(frame), 1), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(
+        lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), data),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _stream(
