@@ -4,6 +4,12 @@ Modules, by concept (dependencies point down the list):
 
 - `mtl_lib.data`: the `Schema` of a data set, reading CSV splits into `tf.data`, validation.
 - `mtl_lib.synthetic`: data with known ground truth (`make_funnel`).
+- `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, ...).
+- `mtl_lib.models`: functional builders, outputs keyed by step name.
+- `mtl_lib.train`: seeding, compiling, training and predicting.
+- `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, ...).
+- `mtl_lib.models`: functional builders, outputs keyed by step name.
+- `mtl_lib.train`: seeding, compiling, training and predicting.
 - `mtl_lib.metrics`: evaluation over a whole split (AUC, log loss, Bayes ceiling).
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
 """
@@ -16,7 +22,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from mtl_lib import data, metrics, plots, synthetic
+from mtl_lib import data, layers, metrics, models, plots, synthetic, train
 
-__all__ = ["data", "metrics", "plots", "synthetic"]
+__all__ = ["data", "layers", "metrics", "models", "plots", "synthetic", "train"]
 __version__ = "0.1.0"
