@@ -1,44 +1,14 @@
-"""Figures for the notebooks: each draws arrays or frames on one `Axes`, never model code.
-
-Every function has the signature `plot_x(data, *, ax=None, ...) -> Axes`: it draws on `ax`
-(a new figure if `None`) and returns it, so a notebook cell holds one figure.
-"""
+"""Figures of the data: the funnel, id frequencies, populations compared."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-#: One colour per series, colour-blind safe (Okabe-Ito), used by every figure.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-
-
-def set_style() -> None:
-    """Small, clean, PNG-friendly figures (call once in a notebook's set-up)."""
-    mpl.rcParams.update(
-        {
-            "figure.figsize": (6.4, 3.6),
-            "figure.dpi": 90,
-            "savefig.dpi": 90,
-            "axes.spines.top": False,
-            "axes.spines.right": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.prop_cycle": mpl.cycler(color=PALETTE),
-            "font.size": 10,
-            "axes.titlesize": 11,
-            "legend.frameon": False,
-        }
-    )
-
-
-def _axes(ax: Axes | None) -> Axes:
-    return plt.subplots()[1] if ax is None else ax
+from mtl_lib.plots.style import PALETTE, axes_or_new
 
 
 def plot_funnel(
@@ -55,7 +25,7 @@ def plot_funnel(
     Returns:
         The axes, bars labelled with their percentage.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     frame = rates.to_frame() if isinstance(rates, pd.Series) else rates
     steps = ["exposure", *frame.index]
     width = 0.8 / frame.shape[1]
@@ -90,7 +60,7 @@ def plot_id_frequency(
         fields: The fields to draw.
         ax: Where to draw.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     for i, name in enumerate(fields):
         counts = np.sort(frame[name].value_counts().to_numpy())[::-1]
         ax.loglog(
@@ -122,7 +92,7 @@ def plot_densities(
         bins: Histogram bins, shared by every population.
         log_x: Log-spaced bins and axis (for probabilities spanning decades).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     values = [np.asarray(v, dtype=float) for v in samples.values()]
     lo, hi = min(v.min() for v in values), max(v.max() for v in values)
     edges = np.geomspace(lo, hi, bins + 1) if log_x else np.linspace(lo, hi, bins + 1)
@@ -154,7 +124,7 @@ def plot_coverage(shares: pd.DataFrame, *, ax: Axes | None = None, xlabel: str =
         ax: Where to draw.
         xlabel: What the bins are.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     width = 0.8 / shares.shape[1]
     x = np.arange(len(shares))
     for i, (name, col) in enumerate(shares.items()):

@@ -1,8 +1,4 @@
-"""Evaluation over a whole split, never averaged per batch.
-
-Every function takes arrays or a frame holding the full evaluation split, so an AUC is the
-AUC of the split, not a mean of per-batch AUCs.
-"""
+"""Whole-split AUC and log loss, funnel reach rates, the Bayes ceiling."""
 
 from __future__ import annotations
 

@@ -1,0 +1,9 @@
+"""Evaluation over a whole split, never averaged per batch.
+
+Every function takes arrays or a frame holding the full evaluation split, so an AUC is the
+AUC of the split, not a mean of per-batch AUCs.
+"""
+
+from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
+
+__all__ = ["auc", "bayes_ceiling", "log_loss", "reach_rates"]

@@ -1,0 +1,18 @@
+"""Figures for the notebooks: each draws arrays or frames on one `Axes`, never model code.
+
+Every function has the signature `plot_x(data, *, ax=None, ...) -> Axes`: it draws on `ax`
+(a new figure if `None`) and returns it, so a notebook cell holds one figure.
+"""
+
+from mtl_lib.plots.data import plot_coverage, plot_densities, plot_funnel, plot_id_frequency
+from mtl_lib.plots.style import PALETTE, axes_or_new, set_style
+
+__all__ = [
+    "PALETTE",
+    "axes_or_new",
+    "plot_coverage",
+    "plot_densities",
+    "plot_funnel",
+    "plot_id_frequency",
+    "set_style",
+]
