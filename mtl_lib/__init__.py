@@ -7,9 +7,8 @@ Modules, by concept (dependencies point down the list):
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, ...).
 - `mtl_lib.models`: functional builders, outputs keyed by step name.
 - `mtl_lib.train`: seeding, compiling, training and predicting.
-- `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, ...).
-- `mtl_lib.models`: functional builders, outputs keyed by step name.
-- `mtl_lib.train`: seeding, compiling, training and predicting.
+- `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
+
 - `mtl_lib.metrics`: evaluation over a whole split (AUC, log loss, Bayes ceiling).
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
 """
@@ -22,7 +21,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from mtl_lib import data, layers, metrics, models, plots, synthetic, train
+from mtl_lib import data, experiment, layers, metrics, models, plots, synthetic, train
 
-__all__ = ["data", "layers", "metrics", "models", "plots", "synthetic", "train"]
+__all__ = ["data", "experiment", "layers", "metrics", "models", "plots", "synthetic", "train"]
 __version__ = "0.1.0"

@@ -84,7 +84,7 @@ def _select(dataset: tf.data.Dataset, targets: Mapping[str, str]) -> tf.data.Dat
 
 
 class _EpochLog(keras.callbacks.Callback):
-    """Times each epoch and, given validation data, logs its whole-split AUC per output."""
+    """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
 
     def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
         super().__init__()
@@ -93,10 +93,14 @@ class _EpochLog(keras.callbacks.Callback):
         self.auc: list[dict[str, float]] = []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
+        self._start, self._train_end = time.perf_counter(), None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        if self._train_end is None:  # the validation pass starts: training is over
+            self._train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
+        self.seconds.append((self._train_end or time.perf_counter()) - self._start)
         if self.validation is None:
             return
         labels = {k: [] for k in self.outputs}
@@ -120,6 +124,7 @@ def fit(
     validation: tf.data.Dataset | None = None,
     epochs: int = 3,
     targets: Mapping[str, str] | None = None,
+    patience: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
 ) -> pd.DataFrame:
@@ -133,6 +138,8 @@ def fit(
         epochs: Passes over `train`.
         targets: Output name → label column, when they differ (BASE's CVR model:
             `{"purchase_given_click": "purchase"}`); default: each loss's output name.
+        patience: Stop when the validation loss has not improved for this many epochs and
+            restore the best epoch's weights (needs `validation`); `epochs` is then the most.
         callbacks: More Keras callbacks.
         verbose: Keras verbosity; 0 (default) keeps notebooks quiet, 2 prints a line an
             epoch.
@@ -140,21 +147,31 @@ def fit(
     Returns:
         One row per epoch: the losses Keras logs (`loss`, `click_loss`, `val_loss`, ...),
         with validation data each output's AUC over the whole validation split
-        (`val_click_auc`, ...), and the epoch's `seconds` and `examples_per_second`
-        (including the validation pass).
+        (`val_click_auc`, ...), and the epoch's training `seconds` and
+        `examples_per_second` (the validation pass not included).
     """
     targets = _targets(model, targets)
     train = _select(train, targets)
     validation = _select(validation, targets) if validation is not None else None
     log = _EpochLog(validation, list(targets))
+    extra = list(callbacks)
+    if patience is not None:
+        if validation is None:
+            raise ValueError("early stopping (patience) needs validation data")
+        extra.append(
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=patience, restore_best_weights=True
+            )
+        )
     history = model.fit(
         train,
         validation_data=validation,
         epochs=epochs,
         shuffle=False,
-        callbacks=[log, *callbacks],
+        callbacks=[log, *extra],
         verbose=verbose,
     )
+
     rows = int(
         train.reduce(
             np.int64(0),

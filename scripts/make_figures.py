@@ -1,6 +1,7 @@
 """Draw the project's figures into `img/` (`make figures`).
 
 - `img/funnel.png`: the credit-card conversion funnel and its default reach rates.
+- `img/esmm*.png`: the ESMM family's architectures (`scripts/diagrams.py`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import Polygon
 
+from diagrams import draw_esmm_family
 from mtl_lib.plots import PALETTE
 from mtl_lib.synthetic import CREDIT_CARD_REACH_RATES, DEFAULT_STEPS
 
@@ -74,6 +76,7 @@ def draw_funnel(path: Path) -> None:
 def main() -> None:
     IMG.mkdir(exist_ok=True)
     draw_funnel(IMG / "funnel.png")
+    draw_esmm_family(IMG)
     print(f"wrote figures to {IMG}")
 
 

@@ -5,5 +5,20 @@ AUC of the split, not a mean of per-batch AUCs.
 """
 
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
+from mtl_lib.metrics.funnel import (
+    conditional_prediction,
+    evaluate_funnel,
+    expected_calibration_error,
+    reliability_curve,
+)
 
-__all__ = ["auc", "bayes_ceiling", "log_loss", "reach_rates"]
+__all__ = [
+    "auc",
+    "bayes_ceiling",
+    "conditional_prediction",
+    "evaluate_funnel",
+    "expected_calibration_error",
+    "log_loss",
+    "reach_rates",
+    "reliability_curve",
+]

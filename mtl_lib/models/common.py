@@ -26,12 +26,13 @@ def feature_inputs(schema: Schema) -> dict[str, keras.KerasTensor]:
 
 
 def shared_embedding(
-    schema: Schema, inputs: dict[str, keras.KerasTensor], embedding_dim: int
+    schema: Schema,
+    inputs: dict[str, keras.KerasTensor],
+    embedding_dim: int,
+    name: str = "shared_embedding",
 ) -> keras.KerasTensor:
     """Embed every field with its own table and concatenate: `(batch, fields * dim)`."""
-    layer = FieldEmbedding(
-        schema.vocabulary_sizes, schema.numeric_names, embedding_dim, name="shared_embedding"
-    )
+    layer = FieldEmbedding(schema.vocabulary_sizes, schema.numeric_names, embedding_dim, name=name)
     return layer(inputs)
 
 

@@ -65,6 +65,7 @@ def build_esmm_chain(
     *,
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     tower_units: Sequence[int] = DEFAULT_TOWER_UNITS,
+    share_embedding: bool = True,
     name: str = "esmm_chain",
 ) -> keras.Model:
     """ESMM chained over every step of the funnel (the business iteration v2).
@@ -81,6 +82,8 @@ def build_esmm_chain(
         schema: Features and at least two funnel steps.
         embedding_dim: Width of every field's embedding (one table per field, shared).
         tower_units: Hidden widths of each step's tower.
+        share_embedding: One embedding shared by every tower (ESMM); `False` gives each
+            tower its own (the paper's ESMM-NS ablation).
         name: The model's name.
 
     Returns:
@@ -90,9 +93,16 @@ def build_esmm_chain(
     """
     steps = check_steps(schema, "the ESMM chain")
     inputs = feature_inputs(schema)
-    shared = shared_embedding(schema, inputs, embedding_dim)
+    if share_embedding:
+        embedded = [shared_embedding(schema, inputs, embedding_dim)] * len(steps)
+    else:
+        embedded = [
+            shared_embedding(schema, inputs, embedding_dim, name=f"{step}_embedding")
+            for step in steps
+        ]
     conditional = [
-        _head(MLP(tower_units, name=f"{step}_tower")(shared), f"{step}_head") for step in steps
+        _head(MLP(tower_units, name=f"{step}_tower")(x), f"{step}_head")
+        for step, x in zip(steps, embedded, strict=True)
     ]
     outputs = {steps[0]: conditional[0]}
     reach = conditional[0]
@@ -109,6 +119,7 @@ def build_esmm(
     *,
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     tower_units: Sequence[int] = DEFAULT_TOWER_UNITS,
+    share_embedding: bool = True,
     name: str = "esmm",
 ) -> keras.Model:
     """Entire Space Multi-task Model (Ma et al., SIGIR 2018).
@@ -124,6 +135,7 @@ def build_esmm(
         schema: Features and exactly two steps, e.g. `("click", "purchase")`.
         embedding_dim: Width of every field's embedding (shared by both towers).
         tower_units: Hidden widths of the CTR and CVR towers.
+        share_embedding: Share the embedding between the towers (`False`: ESMM-NS).
         name: The model's name.
 
     Returns:
@@ -131,7 +143,14 @@ def build_esmm(
         purchase_given_click: pCVR}` (with the schema's step names), each `(batch, 1)`.
     """
     check_steps(schema, "ESMM", exactly=2)
-    return build_esmm_chain(schema, embedding_dim=embedding_dim, tower_units=tower_units, name=name)
+    return build_esmm_chain(
+        schema,
+        embedding_dim=embedding_dim,
+        tower_units=tower_units,
+        share_embedding=share_embedding,
+        name=name,
+    )
+
 
 
 def build_esmm_concat(

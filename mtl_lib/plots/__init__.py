@@ -5,14 +5,28 @@ Every function has the signature `plot_x(data, *, ax=None, ...) -> Axes`: it dra
 """
 
 from mtl_lib.plots.data import plot_coverage, plot_densities, plot_funnel, plot_id_frequency
+from mtl_lib.plots.evaluation import (
+    plot_against_truth,
+    plot_boxes,
+    plot_heatmap,
+    plot_history,
+    plot_metric_bars,
+    plot_reliability,
+)
 from mtl_lib.plots.style import PALETTE, axes_or_new, set_style
 
 __all__ = [
     "PALETTE",
     "axes_or_new",
+    "plot_against_truth",
+    "plot_boxes",
     "plot_coverage",
     "plot_densities",
     "plot_funnel",
+    "plot_heatmap",
+    "plot_history",
     "plot_id_frequency",
+    "plot_metric_bars",
+    "plot_reliability",
     "set_style",
 ]

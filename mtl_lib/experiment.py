@@ -1,0 +1,283 @@
+"""Run one model, or many over seeds, on the same data, and collect tidy results.
+
+splits = mtl.experiment.Splits.load("data/funnel")
+result = mtl.experiment.run("aitm", splits, seed=0, epochs=3)
+table = mtl.experiment.run_seeds(["esmm_chain", "aitm"], splits, seeds=[0, 1, 2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from mtl_lib import models, train
+from mtl_lib.data import Schema, make_dataset, read_frame, split_path
+from mtl_lib.metrics import bayes_ceiling, evaluate_funnel
+from mtl_lib.models.common import conditional_name
+
+#: Model name → builder `f(schema, **kwargs) -> keras.Model` with outputs keyed by step.
+MODELS: dict[str, Callable[..., keras.Model]] = {
+    "esmm": models.build_esmm,
+    "esmm_ns": partial(models.build_esmm, share_embedding=False, name="esmm_ns"),
+    "esmm_chain": models.build_esmm_chain,
+    "esmm_concat": models.build_esmm_concat,
+    "aitm": models.build_aitm,
+}
+#: "base" is not a single model: one per step, each on the rows that reached the step before.
+BASE = "base"
+
+
+@dataclass
+class Splits:
+    """Train, validation and test frames of one data set, with its schema."""
+
+    schema: Schema
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+    ceiling: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, folder: str | Path, steps: Sequence[str] | None = None) -> Splits:
+        """Read and validate `train`, `valid`, `test` from a data folder.
+
+        Args:
+            folder: A folder in the project's layout (see `data/README.md`).
+            steps: Optionally, the first steps only (e.g. `("click", "apply")`).
+        """
+        schema = Schema.load(folder)
+        frames = {
+            name: read_frame(split_path(folder, name), schema)
+            for name in ("train", "valid", "test")
+        }
+        return cls.from_frames(schema, **frames, steps=steps)
+
+    @classmethod
+    def from_frames(
+        cls,
+        schema: Schema,
+        train: pd.DataFrame,
+        valid: pd.DataFrame,
+        test: pd.DataFrame,
+        steps: Sequence[str] | None = None,
+    ) -> Splits:
+        """Splits of in-memory frames (e.g. from `mtl_lib.synthetic`)."""
+        if steps is not None:
+            steps = tuple(steps)
+            if steps != schema.steps[: len(steps)]:
+                raise ValueError(f"steps must be the first steps of {schema.steps}, got {steps}")
+            truth = [
+                c
+                for c in schema.truth
+                if any(c == f"true_p_{s}" or c.startswith(f"true_p_{s}_given_") for s in steps)
+            ]
+            schema = schema.with_steps(steps, truth)
+        splits = cls(schema, train, valid, test)
+        if all(f"true_p_{s}" in test.columns for s in schema.steps):
+            splits.ceiling = bayes_ceiling(test, schema)
+        return splits
+
+
+@dataclass
+class RunResult:
+    """One trained model (or BASE's set of models) and its test-split outputs."""
+
+    name: str
+    seed: int
+    predictions: dict[str, np.ndarray]
+    history: pd.DataFrame
+    params: int
+    examples_per_second: float
+    models: list[keras.Model]
+
+    def evaluate(self, splits: Splits) -> pd.DataFrame:
+        """`mtl_lib.metrics.evaluate_funnel` of the test predictions."""
+        return evaluate_funnel(self.predictions, splits.test, splits.schema, ceiling=splits.ceiling)
+
+
+def _train_one(
+    model: keras.Model,
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    seed: int,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    patience: int | None,
+    targets: Mapping[str, str],
+    validation: pd.DataFrame | None,
+) -> pd.DataFrame:
+    train.compile_model(model, list(targets), learning_rate=learning_rate)
+    data = make_dataset(
+        frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False
+    )
+    valid = (
+        make_dataset(validation, schema, batch_size=8192, validate=False)
+        if validation is not None
+        else None
+    )
+    return train.fit(
+        model, data, validation=valid, epochs=epochs, targets=targets, patience=patience
+    )
+
+
+def run(
+    name: str,
+    splits: Splits,
+    *,
+    seed: int = 0,
+    epochs: int = 3,
+    batch_size: int = 1024,
+    learning_rate: float = train.DEFAULT_LEARNING_RATE,
+    patience: int | None = None,
+    validation: bool = False,
+    **build_kwargs,
+) -> RunResult:
+    """Train model `name` on `splits.train` and predict `splits.test`.
+
+    Args:
+        name: A key of `MODELS`, or `"base"`: one single-task model per step, the first on
+            every exposure, each later one on the rows that reached the step before (the
+            ESMM paper's BASE); its entire-space predictions are products of conditionals.
+        splits: The data.
+        seed: Seeds the weights and the shuffling (`mtl_lib.train.set_seed`).
+        epochs: Passes over the training split (the most, with `patience`).
+        batch_size: Examples per training batch.
+        learning_rate: Adam's learning rate.
+        patience: Early stopping: stop when the validation loss has not improved for this
+            many epochs and keep the best epoch's weights. Each of BASE's models stops on
+            its own validation rows, so its small conditional models are trained as long as
+            they keep improving rather than for a fixed number of passes.
+        validation: Log validation losses and AUCs per epoch (implied by `patience`).
+        **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
+
+    Returns:
+        The predictions on the test split, the per-epoch history (for BASE, the sum of its
+        models' losses), the number of parameters and the training examples per second.
+    """
+    schema = splits.schema
+    valid = splits.valid if validation or patience is not None else None
+    options = {
+        "seed": seed,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "patience": patience,
+    }
+    train.set_seed(seed)
+    if name == BASE:
+        return _run_base(splits, valid, options, build_kwargs)
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from {[BASE, *MODELS]}")
+    model = MODELS[name](schema, **build_kwargs)
+    history = _train_one(
+        model,
+        splits.train,
+        schema,
+        targets={s: s for s in schema.steps},
+        validation=valid,
+        **options,
+    )
+    predictions = train.predict(model, splits.test, schema)
+    return RunResult(
+        name, seed, predictions, history, model.count_params(), _throughput(history), [model]
+    )
+
+
+def _run_base(
+    splits: Splits, valid: pd.DataFrame | None, options: dict, build_kwargs: dict
+) -> RunResult:
+    schema, steps = splits.schema, splits.schema.steps
+    predictions, histories, fitted, rows, seconds = {}, [], [], 0, 0.0
+    reach = None
+    for t, step in enumerate(steps):
+        output = step if t == 0 else conditional_name(step, steps[t - 1])
+        frame, val = splits.train, valid
+        if t > 0:  # the CVR model of BASE: trained on the rows that reached the step before
+            frame = frame[frame[steps[t - 1]] == 1]
+            val = val[val[steps[t - 1]] == 1] if val is not None else None
+        model = models.build_single_task(schema, output, **build_kwargs)
+        history = _train_one(
+            model, frame, schema, targets={output: step}, validation=val, **options
+        )
+        histories.append(history.add_prefix(f"{output}/"))
+        rows += len(frame)
+        seconds += history["seconds"].iloc[-1]
+        cond = train.predict(model, splits.test, schema)[output]
+        reach = cond if reach is None else reach * cond
+        predictions[step] = reach
+        if t > 0:
+            predictions[output] = cond
+        fitted.append(model)
+    history = pd.concat(histories, axis=1)
+    return RunResult(
+        BASE,
+        options["seed"],
+        predictions,
+        history,
+        sum(m.count_params() for m in fitted),
+        rows / seconds,
+        fitted,
+    )
+
+
+def _throughput(history: pd.DataFrame) -> float:
+    """Examples per second of the last epoch (the first one also pays for tracing)."""
+    return float(history["examples_per_second"].iloc[-1])
+
+
+def run_seeds(
+    names: Iterable[str],
+    splits: Splits,
+    seeds: Sequence[int] = (0, 1, 2),
+    *,
+    keep: bool = False,
+    **kwargs,
+) -> pd.DataFrame | tuple[pd.DataFrame, list[RunResult]]:
+    """Run every model with every seed; return one tidy row per (model, seed, step).
+
+    Args:
+        names: Model names (see `run`).
+        splits: The data.
+        seeds: One run per seed.
+        keep: Also return the `RunResult`s (predictions, histories, models).
+        **kwargs: Passed to `run` (epochs, batch size, builder arguments).
+
+    Returns:
+        A frame with columns `model`, `seed`, `step`, the metrics of `evaluate_funnel`,
+        `params` and `examples_per_second`; with `keep`, also the list of results.
+    """
+    tables, results = [], []
+    for name in names:
+        for seed in seeds:
+            result = run(name, splits, seed=seed, **kwargs)
+            table = result.evaluate(splits).reset_index()
+            table.insert(0, "seed", seed)
+            table.insert(0, "model", name)
+            table["params"] = result.params
+            table["examples_per_second"] = result.examples_per_second
+            tables.append(table)
+            if keep:
+                results.append(result)
+    frame = pd.concat(tables, ignore_index=True)
+    return (frame, results) if keep else frame
+
+
+def summarize(table: pd.DataFrame, metric: str, *, digits: int = 4) -> pd.DataFrame:
+    """`mean ± std` over seeds of one metric: a row per model, a column per step."""
+    grouped = table.groupby(["model", "step"], sort=False)[metric]
+    stats = grouped.agg(["mean", "std"]).reset_index()
+    stats["value"] = [
+        f"{m:.{digits}f} ± {s:.{digits}f}"
+        for m, s in zip(stats["mean"], stats["std"].fillna(0.0), strict=True)
+    ]
+    return stats.pivot(index="model", columns="step", values="value").reindex(
+        index=list(dict.fromkeys(table["model"])), columns=list(dict.fromkeys(table["step"]))
+    )

@@ -1,0 +1,129 @@
+"""Evaluating a funnel model's predictions on a whole split, against labels and the truth.
+
+`predictions` is a dict as returned by `mtl_lib.train.predict`: `predictions[step]` the
+entire-space probability of reaching each step, `(rows,)`, and, for models that estimate
+them, `predictions["<step>_given_<previous>"]` the conditional probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mtl_lib.data.schema import TRUTH_PREFIX, Schema
+from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss
+
+_EPS = 1e-7
+
+
+def conditional_prediction(
+    predictions: Mapping[str, np.ndarray], step: str, previous: str
+) -> np.ndarray:
+    """P(step | previous, x): the model's own estimate, else the ratio of reach probabilities.
+
+    A model that predicts entire-space probabilities only (v3, AITM, MMoE) implies
+    P(step | previous) = P(reach step) / P(reach previous), clipped to [0, 1].
+    """
+    name = f"{step}_given_{previous}"
+    if name in predictions:
+        return np.asarray(predictions[name], dtype=float)
+    ratio = np.asarray(predictions[step], float) / np.maximum(predictions[previous], _EPS)
+    return np.clip(ratio, 0.0, 1.0)
+
+
+def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate − mean prediction| over equal-count bins, weighted by bin size.
+
+    Equal-count (quantile) bins suit the rare steps, whose predictions crowd near 0.
+    """
+    table = reliability_curve(labels, probs, bins)
+    weights = table["rows"] / table["rows"].sum()
+    return float((weights * (table["observed"] - table["predicted"]).abs()).sum())
+
+
+def reliability_curve(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Mean prediction and observed rate in equal-count bins of the prediction.
+
+    Returns:
+        One row per bin: `predicted` (mean prediction), `observed` (label rate), `rows`.
+    """
+    probs = np.asarray(probs, dtype=float).ravel()
+    labels = np.asarray(labels, dtype=float).ravel()
+    order = np.argsort(probs, kind="stable")
+    groups = np.array_split(order, bins)
+    return pd.DataFrame(
+        {
+            "predicted": [probs[g].mean() for g in groups],
+            "observed": [labels[g].mean() for g in groups],
+            "rows": [len(g) for g in groups],
+        }
+    )
+
+
+def evaluate_funnel(
+    predictions: Mapping[str, np.ndarray],
+    frame: pd.DataFrame,
+    schema: Schema,
+    *,
+    ceiling: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every step's metrics on a whole split.
+
+    Args:
+        predictions: Output name → `(rows,)` predictions for the rows of `frame`.
+        frame: The evaluation split: step labels and, if known, ground-truth columns.
+        schema: Its schema.
+        ceiling: The split's `bayes_ceiling` (computed here when `frame` has the truth).
+
+    Returns:
+        One row per step with, over all exposures (entire space): `auc`, `log_loss`, `ece`,
+        `mean_predicted`, `mean_observed`; on the rows that reached the previous step:
+        `conditional_auc` (the ESMM paper's CVR AUC is of this kind); `order_violation`,
+        the share of rows predicted likelier to reach this step than the previous one. With
+        the ground truth: `gap_closed`, the share of the AUC gap between 0.5 and the Bayes
+        ceiling that the model closes (entire space and `conditional_gap_closed`), and on
+        the rows that did **not** reach the previous step (e.g. non-clicked exposures),
+        `unreached_spearman` and `unreached_bias`: rank correlation of the predicted
+        conditional probability with the true one, and mean predicted minus mean true.
+    """
+    truth_known = all(f"{TRUTH_PREFIX}{s}" in frame.columns for s in schema.steps)
+    if ceiling is None and truth_known:
+        ceiling = bayes_ceiling(frame, schema)
+    rows = []
+    for t, step in enumerate(schema.steps):
+        y = frame[step].to_numpy()
+        p = np.asarray(predictions[step], dtype=float).ravel()
+        if len(p) != len(y):
+            raise ValueError(f"predictions[{step!r}] has {len(p)} rows, the split {len(y)}")
+        row = {
+            "step": step,
+            "auc": auc(y, p),
+            "log_loss": log_loss(y, p),
+            "ece": expected_calibration_error(y, p),
+            "mean_predicted": p.mean(),
+            "mean_observed": y.mean(),
+            "conditional_auc": np.nan,
+            "order_violation": np.nan,
+        }
+        if t > 0:
+            prev = schema.steps[t - 1]
+            reached = frame[prev].to_numpy() == 1
+            cond = conditional_prediction(predictions, step, prev)
+            row["conditional_auc"] = auc(y[reached], cond[reached])
+            row["order_violation"] = float(np.mean(p > np.asarray(predictions[prev]) + 1e-9))
+            truth = f"{TRUTH_PREFIX}{step}_given_{prev}"
+            if truth in frame.columns and (~reached).any():
+                true_cond = frame[truth].to_numpy()[~reached]
+                row["unreached_spearman"] = stats.spearmanr(cond[~reached], true_cond).statistic
+                row["unreached_bias"] = float(cond[~reached].mean() - true_cond.mean())
+        if ceiling is not None:
+            row["gap_closed"] = (row["auc"] - 0.5) / (ceiling.loc[step, "auc"] - 0.5)
+            if t > 0:
+                row["conditional_gap_closed"] = (row["conditional_auc"] - 0.5) / (
+                    ceiling.loc[step, "conditional_auc"] - 0.5
+                )
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("step")

@@ -1,0 +1,215 @@
+"""ESMM family: layers and builders against hand-computed expectations."""
+
+import itertools
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mtl_lib as mtl
+from mtl_lib.data import Field, Schema
+from mtl_lib.layers import AdaptiveInformationTransfer, LabelOrderPenalty, order_violation
+
+SCHEMA2 = Schema((Field("city", "C", 5), Field("age", "D", 3)), ("click", "purchase"))
+SCHEMA4 = Schema(
+    (Field("city", "C", 5), Field("age", "D", 3), Field("score", "K")),
+    ("click", "apply", "approve", "activate"),
+)
+BUILDERS = {
+    "esmm_chain": mtl.models.build_esmm_chain,
+    "esmm_concat": mtl.models.build_esmm_concat,
+    "aitm": mtl.models.build_aitm,
+}
+
+
+def _features(schema, rows=6, seed=0):
+    rng = np.random.default_rng(seed)
+    out = {}
+    for f in schema.fields:
+        if f.embedded:
+            out[f.name] = rng.integers(0, f.size + 1, rows).astype("int32")
+        else:
+            out[f.name] = rng.normal(size=rows).astype("float32")
+    return out
+
+
+def _bce(y, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+
+
+def test_esmm_outputs_and_ctcvr_is_the_product():
+    model = mtl.models.build_esmm(SCHEMA2)
+    out = model(_features(SCHEMA2))
+    assert set(out) == {"click", "purchase", "purchase_given_click"}
+    np.testing.assert_allclose(
+        out["purchase"], out["click"] * out["purchase_given_click"], rtol=1e-6
+    )
+
+
+def test_esmm_needs_two_steps():
+    with pytest.raises(ValueError, match="exactly 2 steps"):
+        mtl.models.build_esmm(SCHEMA4)
+
+
+def test_esmm_loss_is_the_papers_formula():
+    # loss = BCE(click, pCTR) + BCE(click AND purchase, pCTCVR), over every exposure,
+    # and nothing on pCVR.
+    model = mtl.models.build_esmm(SCHEMA2)
+    mtl.train.compile_model(model, SCHEMA2.steps)
+    x = _features(SCHEMA2, rows=8)
+    click = np.array([1, 0, 1, 1, 0, 0, 1, 0], "float32").reshape(-1, 1)
+    purchase = np.array([1, 0, 0, 1, 0, 0, 0, 0], "float32").reshape(-1, 1)
+    out = model.predict(x, verbose=0)
+    expected = _bce(click, out["click"]) + _bce(purchase, out["purchase"])
+    loss = model.evaluate(x, {"click": click, "purchase": purchase}, verbose=0, return_dict=True)[
+        "loss"
+    ]
+    assert loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_chain_is_a_product_of_conditionals_and_monotone():
+    model = mtl.models.build_esmm_chain(SCHEMA4)
+    out = model(_features(SCHEMA4, rows=50))
+    steps = SCHEMA4.steps
+    reach = np.asarray(out[steps[0]])
+    for prev, step in itertools.pairwise(steps):
+        reach = reach * np.asarray(out[f"{step}_given_{prev}"])
+        np.testing.assert_allclose(out[step], reach, rtol=1e-5)
+        assert np.all(np.asarray(out[step]) <= np.asarray(out[prev]) + 1e-7)
+
+
+def test_order_violation_by_hand():
+    p1 = np.array([[0.5], [0.2]], "float32")
+    p2 = np.array([[0.6], [0.1]], "float32")
+    p3 = np.array([[0.7], [0.3]], "float32")
+    # step 2: mean(max(p2 - p1, 0)) = mean(0.1, 0) = 0.05; step 3: mean(0.1, 0.2) = 0.15
+    assert float(order_violation([p1, p2, p3])) == pytest.approx(0.20, abs=1e-6)
+    # funnel order matters: reversed, max(p2 - p3, 0) = 0 and mean(max(p1 - p2, 0)) = 0.05
+    assert float(order_violation([p3, p2, p1])) == pytest.approx(0.05, abs=1e-6)
+
+
+def test_penalty_is_averaged_over_the_batch_not_summed():
+    layer = LabelOrderPenalty(alpha=0.5)
+    p1 = np.array([[0.5], [0.2]], "float32")
+    p2 = np.array([[0.6], [0.1]], "float32")
+    layer([p1, p2])
+    once = float(layer.losses[0])
+    assert once == pytest.approx(0.5 * 0.05, abs=1e-7)
+    layer = LabelOrderPenalty(alpha=0.5)
+    layer([np.tile(p1, (10, 1)), np.tile(p2, (10, 1))])  # ten times the batch, same mean
+    assert float(layer.losses[0]) == pytest.approx(once, abs=1e-7)
+
+
+def test_penalty_enters_the_training_loss():
+    model = mtl.models.build_esmm_concat(SCHEMA4, alpha=3.0)
+    mtl.train.compile_model(model, SCHEMA4.steps)
+    x = _features(SCHEMA4, rows=16)
+    y = {s: np.zeros((16, 1), "float32") for s in SCHEMA4.steps}
+    out = model.predict(x, verbose=0)
+    bce = sum(_bce(y[s], out[s]) for s in SCHEMA4.steps)
+    penalty = 3.0 * float(order_violation([out[s].reshape(-1, 1) for s in SCHEMA4.steps]))
+    loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
+    assert loss == pytest.approx(bce + penalty, rel=1e-4)
+
+
+def test_ait_attention_matches_numpy():
+    layer = AdaptiveInformationTransfer(units=3)
+    rng = np.random.default_rng(1)
+    p, q = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=(4, 5)).astype("float32")
+    z, w = layer([p, q])
+    (w1, b1), (w2, b2), (w3, b3) = (d.get_weights() for d in (layer.h1, layer.h2, layer.h3))
+    u = np.stack([p, q], axis=1)
+    h1, h2, h3 = u @ w1 + b1, u @ w2 + b2, u @ w3 + b3
+    scores = (h2 * h3).sum(-1) / np.sqrt(3)
+    weights = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
+    np.testing.assert_allclose(w, weights, rtol=1e-5)
+    np.testing.assert_allclose(z, (weights[..., None] * h1).sum(1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(w).sum(1), 1.0, rtol=1e-6)
+
+
+def test_aitm_outputs_attention_per_later_step():
+    model = mtl.models.build_aitm(SCHEMA4)
+    out = model(_features(SCHEMA4))
+    for step in SCHEMA4.steps[1:]:
+        assert tuple(out[f"{step}_attention"].shape) == (6, 2)
+    assert "click_attention" not in out
+    with pytest.raises(ValueError, match="transfer_units must end in k"):
+        mtl.models.build_aitm(SCHEMA4, transfer_units=(8, 4))
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_save_and_load_give_equal_predictions(name, tmp_path):
+    model = BUILDERS[name](SCHEMA4)
+    x = _features(SCHEMA4, rows=20)
+    before = model.predict(x, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    after = loaded.predict(x, verbose=0)
+    assert set(before) == set(after)
+    for key in before:
+        np.testing.assert_allclose(before[key], after[key], rtol=1e-6, atol=1e-7)
+
+
+def test_single_task_save_and_load(tmp_path):
+    model = mtl.models.build_single_task(SCHEMA2, "purchase_given_click")
+    x = _features(SCHEMA2)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0)["purchase_given_click"],
+        keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0)["purchase_given_click"],
+        rtol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        mtl.layers.FieldEmbedding(
+            {"a": 4, "b": 7}, numeric=("k",), embedding_dim=3, embeddings_regularizer="l2"
+        ),
+        mtl.layers.MLP((8, 4), dropout=0.1, kernel_regularizer="l2"),
+        LabelOrderPenalty(alpha=0.3),
+        AdaptiveInformationTransfer(units=6),
+    ],
+)
+def test_layer_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_extreme_logits_give_finite_loss_and_gradients(name):
+    model = BUILDERS[name](SCHEMA4)
+    for layer in model.layers:  # push every head's logit to +-100
+        if layer.name.endswith("_head"):
+            kernel, bias = layer.get_weights()
+            sign = 1.0 if layer.name.startswith("click") else -1.0
+            layer.set_weights([kernel * 0, bias * 0 + 100 * sign])
+    x = _features(SCHEMA4, rows=8)
+    y = {"click": np.zeros((8, 1), "float32")} | {
+        s: np.ones((8, 1), "float32") for s in SCHEMA4.steps[1:]
+    }
+    bce = keras.losses.BinaryCrossentropy()
+    with tf.GradientTape() as tape:
+        out = model(x, training=True)
+        loss = sum(bce(y[s], out[s]) for s in SCHEMA4.steps) + sum(model.losses)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert np.isfinite(float(loss))
+    assert all(
+        np.all(np.isfinite(g.values if hasattr(g, "values") else g)) for g in grads if g is not None
+    )
+
+
+def test_builders_need_two_steps():
+    one = Schema((Field("city", "C", 5),), ("click",))
+    for build in BUILDERS.values():
+        with pytest.raises(ValueError, match="at least two funnel steps"):
+            build(one)
