@@ -11,6 +11,7 @@ Modules, by concept (dependencies point down the list):
 
 - `mtl_lib.metrics`: evaluation over a whole split (AUC, log loss, Bayes ceiling).
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
+- `mtl_lib.datasets`: real data sets (UCI census-income), cached and checksummed.
 """
 
 import os
@@ -21,7 +22,17 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from mtl_lib import data, experiment, layers, metrics, models, plots, synthetic, train
+from mtl_lib import data, datasets, experiment, layers, metrics, models, plots, synthetic, train
 
-__all__ = ["data", "experiment", "layers", "metrics", "models", "plots", "synthetic", "train"]
+__all__ = [
+    "data",
+    "datasets",
+    "experiment",
+    "layers",
+    "metrics",
+    "models",
+    "plots",
+    "synthetic",
+    "train",
+]
 __version__ = "0.1.0"

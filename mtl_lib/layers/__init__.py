@@ -2,11 +2,14 @@
 
 from mtl_lib.layers.core import MLP, FieldEmbedding
 from mtl_lib.layers.funnel import AdaptiveInformationTransfer, LabelOrderPenalty, order_violation
+from mtl_lib.layers.moe import ExtractionLayer, MixtureOfExperts
 
 __all__ = [
     "MLP",
     "AdaptiveInformationTransfer",
+    "ExtractionLayer",
     "FieldEmbedding",
     "LabelOrderPenalty",
+    "MixtureOfExperts",
     "order_violation",
 ]

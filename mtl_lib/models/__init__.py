@@ -13,15 +13,29 @@ from mtl_lib.models.esmm import (
     build_esmm_concat,
     build_single_task,
 )
+from mtl_lib.models.mmoe import (
+    build_mmoe,
+    build_omoe,
+    build_ple,
+    build_shared_bottom,
+    gate_name,
+    model_inputs,
+)
 
 __all__ = [
     "build_aitm",
     "build_esmm",
     "build_esmm_chain",
     "build_esmm_concat",
+    "build_mmoe",
+    "build_omoe",
+    "build_ple",
+    "build_shared_bottom",
     "build_single_task",
     "conditional_name",
     "feature_inputs",
+    "gate_name",
+    "model_inputs",
     "named_outputs",
     "shared_embedding",
 ]

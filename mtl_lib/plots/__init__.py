@@ -13,6 +13,7 @@ from mtl_lib.plots.evaluation import (
     plot_metric_bars,
     plot_reliability,
 )
+from mtl_lib.plots.moe import plot_curve_and_points, plot_gates, plot_loss_bands, plot_spread
 from mtl_lib.plots.style import PALETTE, axes_or_new, set_style
 
 __all__ = [
@@ -21,12 +22,16 @@ __all__ = [
     "plot_against_truth",
     "plot_boxes",
     "plot_coverage",
+    "plot_curve_and_points",
     "plot_densities",
     "plot_funnel",
+    "plot_gates",
     "plot_heatmap",
     "plot_history",
     "plot_id_frequency",
+    "plot_loss_bands",
     "plot_metric_bars",
     "plot_reliability",
+    "plot_spread",
     "set_style",
 ]

@@ -1,0 +1,263 @@
+"""Mixture-of-experts layers and the MMoE-family builders."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import mtl_lib as mtl
+from mtl_lib.data import Field, Schema
+from mtl_lib.layers import ExtractionLayer, MixtureOfExperts
+
+SCHEMA3 = Schema(
+    (Field("city", "C", 5), Field("age", "D", 3), Field("score", "K")),
+    ("click", "apply", "approve"),
+)
+DENSE_DIM = 7
+
+
+def _features(schema, rows=6, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        f.name: rng.integers(0, f.size + 1, rows).astype("int32")
+        if f.embedded
+        else rng.normal(size=rows).astype("float32")
+        for f in schema.fields
+    }
+
+
+def _dense(rows=6, seed=0):
+    return {"x": np.random.default_rng(seed).normal(size=(rows, DENSE_DIM)).astype("float32")}
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    keras.utils.set_random_seed(0)
+
+
+# ------------------------------------------------------------------------------ layers
+def test_mmoe_layer_matches_hand_computation():
+    layer = MixtureOfExperts(num_experts=3, expert_units=(4,), num_tasks=2)
+    x = np.random.default_rng(1).normal(size=(5, 6)).astype("float32")
+    outputs, gates = layer(x)
+    experts = np.stack([np.asarray(e(x)) for e in layer.experts], axis=1)  # (b, E, u)
+    for k in range(2):
+        kernel, bias = (np.asarray(w) for w in layer.gates[k].weights)
+        logits = x @ kernel + bias
+        g = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(gates[k], g, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            outputs[k], np.einsum("be,beu->bu", g, experts), rtol=1e-5, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("num_tasks", [2, 3])
+def test_gate_weights_are_a_distribution_over_experts(num_tasks):
+    outputs, gates = MixtureOfExperts(5, (8,), num_tasks)(ops.ones((4, 6)))
+    assert len(outputs) == len(gates) == num_tasks
+    for g in gates:
+        g = np.asarray(g)
+        assert g.shape == (4, 5) and (g >= 0).all()
+        np.testing.assert_allclose(g.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_experts_start_from_different_weights():
+    layer = MixtureOfExperts(4, (8, 4), 2)
+    x = np.random.default_rng(2).normal(size=(16, 6)).astype("float32")
+    layer(x)
+    kernels = [np.asarray(e.dense_layers[0].kernel) for e in layer.experts]
+    outputs = [np.asarray(e(x)) for e in layer.experts]
+    for i in range(len(kernels)):
+        for j in range(i):
+            assert not np.allclose(kernels[i], kernels[j])
+            assert not np.allclose(outputs[i], outputs[j])
+    ple = ExtractionLayer(2, 2, 2, (4,), shared_output=True)
+    ple(x)
+    experts = [*ple.task_experts[0], *ple.task_experts[1], *ple.shared_experts]
+    firsts = [np.asarray(e.dense_layers[0].kernel) for e in experts]
+    assert len({f.tobytes() for f in firsts}) == len(firsts)
+
+
+def test_omoe_has_one_gate_and_gives_every_task_the_same_mixture():
+    layer = MixtureOfExperts(4, (8,), 3, shared_gate=True)
+    outputs, gates = layer(ops.ones((2, 5)))
+    assert len(layer.gates) == 1
+    for k in (1, 2):
+        np.testing.assert_allclose(outputs[k], outputs[0])
+        np.testing.assert_allclose(gates[k], gates[0])
+
+
+def test_stacked_layer_keeps_each_task_on_its_own_path():
+    first = MixtureOfExperts(4, (8,), 3)
+    second = MixtureOfExperts(4, (8, 6), 3)
+    x = np.random.default_rng(3).normal(size=(5, 6)).astype("float32")
+    reps, _ = first(x)
+    outputs, gates = second(reps)
+    assert [tuple(o.shape) for o in outputs] == [(5, 6)] * 3
+    assert [tuple(g.shape) for g in gates] == [(5, 4)] * 3
+    # task 1's output depends only on task 1's input: changing task 2's changes nothing
+    changed = [reps[0], reps[1] * 0 + 1.0, reps[2]]
+    again, _ = second(changed)
+    np.testing.assert_allclose(again[0], outputs[0], rtol=1e-6)
+    assert not np.allclose(again[1], outputs[1])
+
+
+def test_stacked_layer_checks_the_number_of_inputs():
+    layer = MixtureOfExperts(2, (4,), 3)
+    with pytest.raises(ValueError, match="one input per task"):
+        layer([ops.ones((2, 4))] * 2)
+
+
+def test_extraction_layer_shapes_and_masked_gates():
+    layer = ExtractionLayer(3, 2, 1, (8,), shared_output=True)
+    outputs, gates = layer(ops.ones((4, 5)))
+    assert len(outputs) == len(gates) == 4  # 3 tasks + shared
+    assert [tuple(g.shape) for g in gates] == [(4, 7)] * 4
+    for k in range(3):
+        g = np.asarray(gates[k])
+        own = [2 * k, 2 * k + 1, 6]
+        other = [i for i in range(7) if i not in own]
+        np.testing.assert_allclose(g[:, other], 0.0)
+        np.testing.assert_allclose(g.sum(axis=1), 1.0, rtol=1e-6)
+    assert (np.asarray(gates[3]) > 0).all()  # the shared gate sees every expert
+    top, top_gates = ExtractionLayer(3, 2, 1, (4,))(outputs)
+    assert [tuple(o.shape) for o in top] == [(4, 4)] * 3 and len(top_gates) == 3
+
+
+def test_extraction_layer_needs_the_shared_stream():
+    with pytest.raises(ValueError, match="shared one"):
+        ExtractionLayer(2, 1, 1, (4,))([ops.ones((2, 3))] * 2)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        MixtureOfExperts(3, (8, 4), 2, expert_dropout=0.1, name="moe"),
+        MixtureOfExperts(3, (4,), 3, shared_gate=True, expert_activation="tanh"),
+        ExtractionLayer(2, 2, 1, (4,), shared_output=True, expert_dropout=0.2),
+    ],
+    ids=["mmoe", "omoe", "extraction"],
+)
+def test_layer_config_round_trip(layer):
+    config = layer.get_config()
+    clone = type(layer).from_config(config)
+    assert clone.get_config() == config
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_experts": 0, "expert_units": (4,)}, "num_experts"),
+        ({"num_experts": 2, "expert_units": ()}, "units"),
+        ({"num_experts": 2, "expert_units": (4,), "num_tasks": 0}, "num_tasks"),
+    ],
+)
+def test_layer_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        MixtureOfExperts(**kwargs)
+
+
+# ---------------------------------------------------------------------------- builders
+BUILDERS = {
+    "shared_bottom": lambda data, **kw: mtl.models.build_shared_bottom(
+        data, bottom_units=(8,), **kw
+    ),
+    "omoe": lambda data, **kw: mtl.models.build_omoe(data, num_experts=3, **kw),
+    "mmoe": lambda data, **kw: mtl.models.build_mmoe(data, num_experts=3, **kw),
+    "mmoe_deep_experts": lambda data, **kw: mtl.models.build_mmoe(
+        data, num_experts=3, expert_units=(8, 4), **kw
+    ),
+    "mmoe_3_layers": lambda data, **kw: mtl.models.build_mmoe(
+        data, num_experts=2, expert_units=(4,), num_layers=3, **kw
+    ),
+    "cgc": lambda data, **kw: mtl.models.build_ple(data, num_levels=1, expert_units=(4,), **kw),
+    "ple": lambda data, **kw: mtl.models.build_ple(data, num_levels=2, expert_units=(4,), **kw),
+}
+
+
+def _gate_keys(name, tasks):
+    if name == "shared_bottom":
+        return set()
+    if name == "mmoe_3_layers":
+        return {mtl.models.gate_name(t, layer) for t in tasks for layer in (1, 2, 3)}
+    if name == "ple":
+        keys = {mtl.models.gate_name(t, layer) for t in tasks for layer in (1, 2)}
+        return keys | {mtl.models.gate_name("shared", 1)}
+    return {mtl.models.gate_name(t) for t in tasks}
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_classification_builders_on_a_schema_with_three_tasks(name):
+    model = BUILDERS[name](SCHEMA3)
+    out = model(_features(SCHEMA3))
+    tasks = SCHEMA3.steps
+    assert set(out) == set(tasks) | _gate_keys(name, tasks)
+    for task in tasks:
+        p = np.asarray(out[task])
+        assert p.shape == (6, 1) and ((p > 0) & (p < 1)).all()
+    for key in _gate_keys(name, tasks):
+        np.testing.assert_allclose(np.asarray(out[key]).sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_regression_builders_on_dense_input_with_two_tasks(name):
+    model = BUILDERS[name](DENSE_DIM)
+    out = model(_dense())
+    assert {"task_1", "task_2"} <= set(out)
+    assert model.get_layer("task_1_head").activation is keras.activations.linear
+    assert np.asarray(out["task_1"]).shape == (6, 1)
+
+
+def test_a_regression_model_trains_with_compile_model_and_fit():
+    model = BUILDERS["ple"](DENSE_DIM)
+    mtl.train.compile_model(model, {"task_1": "mse", "task_2": "mse"}, learning_rate=0.01)
+    x, y = mtl.synthetic.make_correlated_tasks(256, 0.5, dim=DENSE_DIM)
+    ds = mtl.synthetic.regression_dataset(x, y, batch_size=64)
+    history = mtl.train.fit(model, ds, epochs=3)
+    assert {"loss", "task_1_loss", "task_2_loss"} <= set(history.columns)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]
+
+
+@pytest.mark.parametrize("name", BUILDERS)
+def test_builders_save_and_load_with_equal_predictions(name, tmp_path):
+    for data, features in ((SCHEMA3, _features(SCHEMA3)), (DENSE_DIM, _dense())):
+        model = BUILDERS[name](data)
+        expected = model(features, training=False)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        got = loaded(features, training=False)
+        assert set(got) == set(expected)
+        for key in expected:
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-6, atol=1e-7)
+
+
+def test_tasks_and_head_can_be_chosen():
+    model = mtl.models.build_mmoe(DENSE_DIM, tasks=("a", "b", "c"), head="sigmoid")
+    out = model(_dense())
+    assert {"a", "b", "c", "a_gate"} <= set(out)
+    assert ((np.asarray(out["a"]) > 0) & (np.asarray(out["a"]) < 1)).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"data": 0}, TypeError, "Schema or a positive"),
+        ({"data": DENSE_DIM, "tasks": ("a",)}, ValueError, "two or more"),
+        ({"data": DENSE_DIM, "head": "softmax"}, ValueError, "head"),
+        ({"data": DENSE_DIM, "num_layers": 0}, ValueError, "num_layers"),
+    ],
+)
+def test_builders_reject_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        mtl.models.build_mmoe(**kwargs)
+
+
+def test_paper_sizes_have_comparable_parameter_counts():
+    sizes = {
+        "shared_bottom": mtl.models.build_shared_bottom(100, bottom_units=(113,)),
+        "omoe": mtl.models.build_omoe(100),
+        "mmoe": mtl.models.build_mmoe(100),
+    }
+    counts = {name: model.count_params() for name, model in sizes.items()}
+    assert max(counts.values()) / min(counts.values()) < 1.15, counts
