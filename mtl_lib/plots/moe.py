@@ -7,8 +7,18 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from mtl_lib.plots.style import PALETTE, axes_or_new
+
+
+def _log_y(ax: Axes) -> None:
+    """Log-scale y with plain numbers (0.2, 0.5, 1, 2) instead of powers of ten."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(
+        FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+    )
 
 
 def plot_gates(
@@ -93,7 +103,7 @@ def plot_loss_bands(
         ax.plot(stats.index, stats["mean"], color=color, label=f"{name} ({runs} runs)")
         ax.fill_between(stats.index, lo, hi, color=color, alpha=0.2, lw=0)
     if log:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.legend(fontsize=8)
@@ -145,7 +155,7 @@ def plot_spread(
             ax.scatter(pos + np.asarray(offsets), runs, s=12, color=color, zorder=3)
     ax.set_xticks(range(len(conditions)), [str(c) for c in conditions])
     if log:
-        ax.set_yscale("log")
+        _log_y(ax)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.legend(fontsize=8)
