@@ -113,6 +113,7 @@ def _train_one(
     patience: int | None,
     targets: Mapping[str, str],
     validation: pd.DataFrame | None,
+    steps_per_epoch: int | None = None,
 ) -> pd.DataFrame:
     train.compile_model(model, list(targets), learning_rate=learning_rate)
     data = make_dataset(
@@ -124,7 +125,13 @@ def _train_one(
         else None
     )
     return train.fit(
-        model, data, validation=valid, epochs=epochs, targets=targets, patience=patience
+        model,
+        data,
+        validation=valid,
+        epochs=epochs,
+        targets=targets,
+        patience=patience,
+        steps_per_epoch=steps_per_epoch,
     )
 
 
@@ -138,6 +145,7 @@ def run(
     learning_rate: float = train.DEFAULT_LEARNING_RATE,
     patience: int | None = None,
     validation: bool = False,
+    only: Sequence[str] | None = None,
     **build_kwargs,
 ) -> RunResult:
     """Train model `name` on `splits.train` and predict `splits.test`.
@@ -146,6 +154,9 @@ def run(
         name: A key of `MODELS`, or `"base"`: one single-task model per step, the first on
             every exposure, each later one on the rows that reached the step before (the
             ESMM paper's BASE); its entire-space predictions are products of conditionals.
+            Each of its later models takes as many gradient steps per epoch as the first
+            (it repeats its smaller data), so that early stopping treats them alike.
+
         splits: The data.
         seed: Seeds the weights and the shuffling (`mtl_lib.train.set_seed`).
         epochs: Passes over the training split (the most, with `patience`).
@@ -156,6 +167,10 @@ def run(
             its own validation rows, so its small conditional models are trained as long as
             they keep improving rather than for a fixed number of passes.
         validation: Log validation losses and AUCs per epoch (implied by `patience`).
+        only: For BASE, train only the models of these steps (e.g. `("purchase",)` for
+            the CVR model alone); its predictions then hold their conditional outputs, and
+            reach probabilities only where every earlier step was trained too.
+
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
     Returns:
@@ -173,7 +188,9 @@ def run(
     }
     train.set_seed(seed)
     if name == BASE:
-        return _run_base(splits, valid, options, build_kwargs)
+        return _run_base(splits, valid, options, build_kwargs, only)
+    if only is not None:
+        raise ValueError("`only` selects BASE's models; other models train every step")
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {[BASE, *MODELS]}")
     model = MODELS[name](schema, **build_kwargs)
@@ -192,39 +209,56 @@ def run(
 
 
 def _run_base(
-    splits: Splits, valid: pd.DataFrame | None, options: dict, build_kwargs: dict
+    splits: Splits,
+    valid: pd.DataFrame | None,
+    options: dict,
+    build_kwargs: dict,
+    only: Sequence[str] | None = None,
 ) -> RunResult:
     schema, steps = splits.schema, splits.schema.steps
-    predictions, histories, fitted, rows, seconds = {}, [], [], 0, 0.0
+    wanted = steps if only is None else tuple(only)
+    unknown = [s for s in wanted if s not in steps]
+    if unknown:
+        raise ValueError(f"no step {unknown[0]!r} in {steps}")
+    # Every model takes as many gradient steps per epoch as one trained on every exposure,
+    # so early stopping judges a small conditional model after as much training.
+    full_epoch = -(-len(splits.train) // options["batch_size"])
+    predictions, histories, fitted, examples, seconds = {}, [], [], 0.0, 0.0
     reach = None
     for t, step in enumerate(steps):
         output = step if t == 0 else conditional_name(step, steps[t - 1])
+        if step not in wanted:
+            reach = None
+            continue
         frame, val = splits.train, valid
         if t > 0:  # the CVR model of BASE: trained on the rows that reached the step before
             frame = frame[frame[steps[t - 1]] == 1]
             val = val[val[steps[t - 1]] == 1] if val is not None else None
         model = models.build_single_task(schema, output, **build_kwargs)
         history = _train_one(
-            model, frame, schema, targets={output: step}, validation=val, **options
+            model,
+            frame,
+            schema,
+            targets={output: step},
+            validation=val,
+            steps_per_epoch=full_epoch if t > 0 else None,
+            **options,
         )
         histories.append(history.add_prefix(f"{output}/"))
-        rows += len(frame)
-        seconds += history["seconds"].iloc[-1]
+        last = history.iloc[-1]
+        examples += last["examples_per_second"] * last["seconds"]
+        seconds += last["seconds"]
         cond = train.predict(model, splits.test, schema)[output]
-        reach = cond if reach is None else reach * cond
-        predictions[step] = reach
         if t > 0:
             predictions[output] = cond
+        if t == 0 or reach is not None:
+            reach = cond if reach is None else reach * cond
+            predictions[step] = reach
         fitted.append(model)
     history = pd.concat(histories, axis=1)
+    params = sum(m.count_params() for m in fitted)
     return RunResult(
-        BASE,
-        options["seed"],
-        predictions,
-        history,
-        sum(m.count_params() for m in fitted),
-        rows / seconds,
-        fitted,
+        BASE, options["seed"], predictions, history, params, examples / seconds, fitted
     )
 
 

@@ -125,6 +125,7 @@ def fit(
     epochs: int = 3,
     targets: Mapping[str, str] | None = None,
     patience: int | None = None,
+    steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
 ) -> pd.DataFrame:
@@ -140,6 +141,9 @@ def fit(
             `{"purchase_given_click": "purchase"}`); default: each loss's output name.
         patience: Stop when the validation loss has not improved for this many epochs and
             restore the best epoch's weights (needs `validation`); `epochs` is then the most.
+        steps_per_epoch: Gradient steps per epoch, repeating `train` as needed (default:
+            one pass). A model trained on a small subset can so take as many steps between
+            two validations as a model trained on everything.
         callbacks: More Keras callbacks.
         verbose: Keras verbosity; 0 (default) keeps notebooks quiet, 2 prints a line an
             epoch.
@@ -152,6 +156,19 @@ def fit(
     """
     targets = _targets(model, targets)
     train = _select(train, targets)
+    rows, batches = (
+        int(v)
+        for v in train.reduce(
+            (np.int64(0), np.int64(0)),
+            lambda acc, batch: (
+                acc[0] + tf.cast(tf.shape(next(iter(batch[1].values())))[0], tf.int64),
+                acc[1] + 1,
+            ),
+        )
+    )
+    if steps_per_epoch is not None:
+        train = train.repeat()
+        rows = rows * steps_per_epoch / batches  # examples seen per epoch
     validation = _select(validation, targets) if validation is not None else None
     log = _EpochLog(validation, list(targets))
     extra = list(callbacks)
@@ -169,14 +186,8 @@ def fit(
         epochs=epochs,
         shuffle=False,
         callbacks=[log, *extra],
+        steps_per_epoch=steps_per_epoch,
         verbose=verbose,
-    )
-
-    rows = int(
-        train.reduce(
-            np.int64(0),
-            lambda n, batch: n + tf.cast(tf.shape(next(iter(batch[1].values())))[0], tf.int64),
-        )
     )
     frame = pd.DataFrame(history.history)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")

@@ -35,20 +35,55 @@ class Canvas:
         self.ax.axis("off")
         self.ax.set_title(title, fontsize=11, color=INK)
 
-    def box(self, x: float, y: float, w: float, h: float, text: str, color: str,
-            text_color: str = INK, size: int = 9) -> tuple[float, float, float, float]:
+    def box(
+        self,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        text: str,
+        color: str,
+        text_color: str = INK,
+        size: int = 9,
+    ) -> tuple[float, float, float, float]:
         """A rounded box centred at (x, y); returns its (x, y, w, h)."""
-        self.ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h,
-                                         boxstyle="round,pad=0.3,rounding_size=1.2",
-                                         fc=color, ec=INK, lw=0.8))
+        self.ax.add_patch(
+            FancyBboxPatch(
+                (x - w / 2, y - h / 2),
+                w,
+                h,
+                boxstyle="round,pad=0.3,rounding_size=1.2",
+                fc=color,
+                ec=INK,
+                lw=0.8,
+            )
+        )
         self.ax.text(x, y, text, ha="center", va="center", fontsize=size, color=text_color)
         return x, y, w, h
 
-    def circle(self, x: float, y: float, text: str, *, loss: bool, r: float = 3.6,
-               color: str = OUTPUT, size: int = 8) -> tuple[float, float, float, float]:
+    def circle(
+        self,
+        x: float,
+        y: float,
+        text: str,
+        *,
+        loss: bool,
+        r: float = 3.6,
+        color: str = OUTPUT,
+        size: int = 8,
+    ) -> tuple[float, float, float, float]:
         """An output; a dashed ring when it has no loss."""
-        self.ax.add_patch(Circle((x, y), r, fc=color, ec=INK, lw=1.4 if loss else 1.0,
-                                 ls="-" if loss else (0, (3, 2)), alpha=1.0 if loss else 0.55))
+        self.ax.add_patch(
+            Circle(
+                (x, y),
+                r,
+                fc=color,
+                ec=INK,
+                lw=1.4 if loss else 1.0,
+                ls="-" if loss else (0, (3, 2)),
+                alpha=1.0 if loss else 0.55,
+            )
+        )
         self.ax.text(x, y, text, ha="center", va="center", fontsize=size, color=INK)
         return x, y, 2 * r, 2 * r
 
@@ -56,12 +91,26 @@ class Canvas:
         """An arrow between the edges of two shapes given as (x, y, w, h)."""
         (x1, y1, w1, h1), (x2, y2, w2, h2) = start, end
         a, b = _edge(x1, y1, w1, h1, x2, y2), _edge(x2, y2, w2, h2, x1, y1)
-        self.ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=10,
-                                          color=INK, lw=0.9,
-                                          connectionstyle=f"arc3,rad={rad}"))
+        self.ax.add_patch(
+            FancyArrowPatch(
+                a,
+                b,
+                arrowstyle="-|>",
+                mutation_scale=10,
+                color=INK,
+                lw=0.9,
+                connectionstyle=f"arc3,rad={rad}",
+            )
+        )
         if text:
-            self.ax.text((a[0] + b[0]) / 2 + 1, (a[1] + b[1]) / 2, text, fontsize=7,
-                         color="#555555", va="center")
+            self.ax.text(
+                (a[0] + b[0]) / 2 + 1,
+                (a[1] + b[1]) / 2,
+                text,
+                fontsize=7,
+                color="#555555",
+                va="center",
+            )
 
     def note(self, x: float, y: float, text: str, size: int = 8, **kwargs) -> None:
         """Free text."""
@@ -79,14 +128,23 @@ def _edge(x: float, y: float, w: float, h: float, tx: float, ty: float) -> tuple
     dx, dy = tx - x, ty - y
     if dx == dy == 0:
         return x, y
-    scale = min((w / 2 + 0.4) / abs(dx) if dx else float("inf"),
-                (h / 2 + 0.4) / abs(dy) if dy else float("inf"))
+    scale = min(
+        (w / 2 + 0.4) / abs(dx) if dx else float("inf"),
+        (h / 2 + 0.4) / abs(dy) if dy else float("inf"),
+    )
     return x + dx * scale, y + dy * scale
 
 
 def _embedding(c: Canvas, x: float, width: float) -> tuple:
-    return c.box(x, 6, width, 4, "shared embedding: one table per field, concatenated",
-                 EMBEDDING, text_color="white")
+    return c.box(
+        x,
+        6,
+        width,
+        4,
+        "shared embedding: one table per field, concatenated",
+        EMBEDDING,
+        text_color="white",
+    )
 
 
 def draw_esmm(path: Path) -> None:
@@ -114,7 +172,10 @@ def draw_esmm(path: Path) -> None:
 
 def draw_chain(path: Path) -> None:
     """v2: a conditional tower per step; reach probabilities are running products."""
-    c = Canvas(8.0, 5.4, "v2, the chain: P(reach step t) = Π P(step u | step u−1), a loss at every step")
+    c = Canvas(
+        8.0, 5.4, "v2, the chain: P(reach step t) = Π P(step u | step u−1), a loss at every step"
+    )
+
     emb = _embedding(c, 40, 74)
     prev = None
     for i, step in enumerate(STEPS):
@@ -133,15 +194,21 @@ def draw_chain(path: Path) -> None:
             reach = c.circle(x, 47, step, loss=True, size=7)
             c.arrow(prod, reach)
         prev = reach
-    c.note(1, 1, "solid: entire-space P(reach step), with a loss on the step's label over all "
-           "exposures; dashed: conditional, no loss", size=7)
+    c.note(
+        1,
+        1,
+        "solid: entire-space P(reach step), with a loss on the step's label over all "
+        "exposures; dashed: conditional, no loss",
+        size=7,
+    )
     c.save(path)
 
 
 def draw_concat(path: Path) -> None:
     """v3: z_t = MLP([z_{t−1}, q_t]); each step predicts its entire-space probability."""
-    c = Canvas(8.0, 5.8, "v3, information concat: each step sees the previous step's "
-               "representation")
+    c = Canvas(
+        8.0, 5.8, "v3, information concat: each step sees the previous step's representation"
+    )
     emb = _embedding(c, 40, 74)
     z_prev = None
     for i, step in enumerate(STEPS):
@@ -159,15 +226,22 @@ def draw_concat(path: Path) -> None:
         y = c.circle(x, 48, step, loss=True, size=7)
         c.arrow(z, y)
         z_prev = z
-    c.note(1, 54.5, "loss: Σ BCE(y_t, ŷ_t) + α · Σ mean(max(ŷ_t − ŷ_{t−1}, 0))  "
-           "(label-order penalty)", size=7)
+    c.note(
+        1,
+        54.5,
+        "loss: Σ BCE(y_t, ŷ_t) + α · Σ mean(max(ŷ_t − ŷ_{t−1}, 0))  (label-order penalty)",
+        size=7,
+    )
     c.save(path)
 
 
 def draw_aitm(path: Path) -> None:
     """v4, AITM: transfer g, attention over {p_{t−1}, q_t}, calibrator."""
-    c = Canvas(8.0, 6.0, "v4, AITM: attention weighs what the previous step transfers "
-               "against the step's own tower")
+    c = Canvas(
+        8.0,
+        6.0,
+        "v4, AITM: attention weighs what the previous step transfers against the step's own tower",
+    )
     emb = _embedding(c, 40, 74)
     z_prev = None
     for i, step in enumerate(STEPS):
@@ -185,8 +259,13 @@ def draw_aitm(path: Path) -> None:
         y = c.circle(x, 50, step, loss=True, size=7)
         c.arrow(z, y)
         z_prev = z
-    c.note(1, 56.5, "AIT: z = Σ_u w_u h1(u), w_u = softmax(⟨h2(u), h3(u)⟩ / √k), "
-           "u ∈ {p, q};  loss: Σ BCE + α · (1/N) Σ max(ŷ_t − ŷ_{t−1}, 0)", size=7)
+    c.note(
+        1,
+        56.5,
+        "AIT: z = Σ_u w_u h1(u), w_u = softmax(⟨h2(u), h3(u)⟩ / √k), "
+        "u ∈ {p, q};  loss: Σ BCE + α · (1/N) Σ max(ŷ_t − ŷ_{t−1}, 0)",
+        size=7,
+    )
     c.save(path)
 
 

@@ -37,7 +37,7 @@ def tidy(nb: nbformat.NotebookNode) -> None:
                 out.get("metadata", {}).pop("needs_background", None)
 
 
-def run(path: Path) -> float:
+def run(path: Path, allow_errors: bool = False) -> float:
     """Execute `path` in place; return its run time in seconds."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {
@@ -53,6 +53,7 @@ def run(path: Path) -> float:
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
         record_timing=False,
+        allow_errors=allow_errors,
     )
     start = time.perf_counter()
     client.execute()
@@ -66,12 +67,19 @@ def run(path: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("paths", nargs="*", type=Path)
+    parser.add_argument(
+        "--allow-errors",
+        action="store_true",
+        help="run every cell after an error too (for drafting: tests reject notebooks with errors)",
+    )
     args = parser.parse_args()
     paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     runtimes = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
     for path in paths:
-        seconds = run(path.resolve())
-        runtimes[path.name] = round(seconds)
+        seconds = run(path.resolve(), args.allow_errors)
+        if not args.allow_errors:
+            runtimes[path.name] = round(seconds)
+
         print(f"{path.name}: {seconds:.0f} s")
     RUNTIMES.write_text(json.dumps(dict(sorted(runtimes.items())), indent=1) + "\n")
 

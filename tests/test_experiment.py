@@ -66,3 +66,29 @@ def test_steps_prefix(splits):
         mtl.experiment.Splits.from_frames(
             splits.schema, splits.train, splits.valid, splits.test, steps=("purchase",)
         )
+
+
+def test_base_only_trains_the_chosen_models(splits):
+    result = mtl.experiment.run(
+        "base", splits, seed=0, epochs=1, batch_size=512, only=("purchase",)
+    )
+    assert set(result.predictions) == {"purchase_given_click"}
+    assert len(result.models) == 1
+    with pytest.raises(ValueError, match="selects BASE's models"):
+        mtl.experiment.run("esmm", splits, only=("purchase",))
+    with pytest.raises(ValueError, match="no step 'buy'"):
+        mtl.experiment.run("base", splits, only=("buy",))
+
+
+def test_base_later_models_take_a_full_epoch_of_steps(splits):
+    result = mtl.experiment.run("base", splits, seed=0, epochs=2, batch_size=500)
+    click_model, cvr_model = result.models
+    steps_per_epoch = -(-len(splits.train) // 500)
+    assert int(click_model.optimizer.iterations) == 2 * steps_per_epoch
+    assert int(cvr_model.optimizer.iterations) == 2 * steps_per_epoch
+
+
+def test_early_stopping_keeps_the_best_epoch(splits):
+    result = mtl.experiment.run("esmm", splits, seed=0, epochs=6, patience=1, batch_size=256)
+    losses = result.history["val_loss"].to_numpy()
+    assert losses.argmin() >= len(losses) - 2  # stopped one epoch after the best

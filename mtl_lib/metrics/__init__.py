@@ -6,6 +6,7 @@ AUC of the split, not a mean of per-batch AUCs.
 
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
 from mtl_lib.metrics.funnel import (
+    conditional_metrics,
     conditional_prediction,
     evaluate_funnel,
     expected_calibration_error,
@@ -15,6 +16,7 @@ from mtl_lib.metrics.funnel import (
 __all__ = [
     "auc",
     "bayes_ceiling",
+    "conditional_metrics",
     "conditional_prediction",
     "evaluate_funnel",
     "expected_calibration_error",

@@ -63,6 +63,36 @@ def reliability_curve(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> 
     )
 
 
+def conditional_metrics(
+    conditional: np.ndarray, frame: pd.DataFrame, step: str, previous: str
+) -> dict[str, float]:
+    """How well predicted P(step | previous, x) ranks and matches, where it can be checked.
+
+    Args:
+        conditional: Predicted P(step | previous, x) for every row of `frame`, `(rows,)`.
+        frame: The evaluation split.
+        step: The step, e.g. `"purchase"`.
+        previous: The step before it, e.g. `"click"`.
+
+    Returns:
+        `conditional_auc` on the rows that reached `previous` (the ESMM paper's CVR AUC);
+        with the ground truth `true_p_<step>_given_<previous>`, on the rows that did **not**
+        reach it (where no label exists): `unreached_spearman`, the rank correlation with
+        the true probability, and `unreached_bias`, mean prediction minus mean truth.
+    """
+    conditional = np.asarray(conditional, dtype=float).ravel()
+    reached = frame[previous].to_numpy() == 1
+    out = {"conditional_auc": auc(frame[step].to_numpy()[reached], conditional[reached])}
+    truth = f"{TRUTH_PREFIX}{step}_given_{previous}"
+    if truth in frame.columns and (~reached).any():
+        true_cond = frame[truth].to_numpy()[~reached]
+        out["unreached_spearman"] = float(
+            stats.spearmanr(conditional[~reached], true_cond).statistic
+        )
+        out["unreached_bias"] = float(conditional[~reached].mean() - true_cond.mean())
+    return out
+
+
 def evaluate_funnel(
     predictions: Mapping[str, np.ndarray],
     frame: pd.DataFrame,
@@ -110,15 +140,9 @@ def evaluate_funnel(
         }
         if t > 0:
             prev = schema.steps[t - 1]
-            reached = frame[prev].to_numpy() == 1
             cond = conditional_prediction(predictions, step, prev)
-            row["conditional_auc"] = auc(y[reached], cond[reached])
+            row.update(conditional_metrics(cond, frame, step, prev))
             row["order_violation"] = float(np.mean(p > np.asarray(predictions[prev]) + 1e-9))
-            truth = f"{TRUTH_PREFIX}{step}_given_{prev}"
-            if truth in frame.columns and (~reached).any():
-                true_cond = frame[truth].to_numpy()[~reached]
-                row["unreached_spearman"] = stats.spearmanr(cond[~reached], true_cond).statistic
-                row["unreached_bias"] = float(cond[~reached].mean() - true_cond.mean())
         if ceiling is not None:
             row["gap_closed"] = (row["auc"] - 0.5) / (ceiling.loc[step, "auc"] - 0.5)
             if t > 0:
