@@ -37,8 +37,8 @@ def tidy(nb: nbformat.NotebookNode) -> None:
                 out.get("metadata", {}).pop("needs_background", None)
 
 
-def run(path: Path, allow_errors: bool = False) -> float:
-    """Execute `path` in place; return its run time in seconds."""
+def run(path: Path, allow_errors: bool = False) -> float | None:
+    """Execute `path` in place; return its run time in seconds (None if a cell failed)."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)",
@@ -61,7 +61,8 @@ def run(path: Path, allow_errors: bool = False) -> float:
     tidy(nb)
     nbformat.validate(nb)
     nbformat.write(nb, path)
-    return seconds
+    failed = any(out.output_type == "error" for cell in nb.cells for out in cell.get("outputs", []))
+    return None if failed else seconds
 
 
 def main() -> None:
@@ -77,9 +78,10 @@ def main() -> None:
     runtimes = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
     for path in paths:
         seconds = run(path.resolve(), args.allow_errors)
-        if not args.allow_errors:
-            runtimes[path.name] = round(seconds)
-
+        if seconds is None:
+            print(f"{path.name}: a cell raised (see the notebook)")
+            continue
+        runtimes[path.name] = round(seconds)
         print(f"{path.name}: {seconds:.0f} s")
     RUNTIMES.write_text(json.dumps(dict(sorted(runtimes.items())), indent=1) + "\n")
 
