@@ -422,6 +422,12 @@ def load_census(
 
     Raises:
         ValueError: on a bad argument, or naming the file, line and column of bad data.
+
+    Example:
+        >>> splits = load_census(1)  # doctest: +SKIP
+        >>> splits.tasks, len(splits.schema.fields)  # doctest: +SKIP
+        (('income', 'marital'), 39)
+        >>> model = mtl.models.build_mmoe(splits.schema)  # doctest: +SKIP
     """
     if group not in GROUPS:
         raise ValueError(f"group must be 1 or 2, got {group!r}")

@@ -168,6 +168,14 @@ def build_mmoe(
         A model mapping the inputs to `{task: (batch, 1)}` and the gates
         `{"<task>_gate": (batch, num_experts)}` (`"<task>_gate_<l>"` per layer when
         `num_layers > 1`).
+
+    Example:
+        >>> schema = Schema.load("data/funnel").with_steps(("click", "apply"))  # doctest: +SKIP
+        >>> model = build_mmoe(schema, num_experts=8, expert_units=(64, 16))  # doctest: +SKIP
+        >>> sorted(model.output_names)  # doctest: +SKIP
+        ['apply', 'apply_gate', 'click', 'click_gate']
+        >>> sorted(build_mmoe(100, num_layers=2).output_names)[:3]
+        ['task_1', 'task_1_gate_1', 'task_1_gate_2']
     """
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -260,6 +268,11 @@ def build_ple(
         of a level's experts, `(batch, tasks × num_task_experts + num_shared_experts)`:
         `"<task>_gate"` with one level, `"<task>_gate_<l>"` per level otherwise, and
         `"shared_gate_<l>"` for the shared gate of every level but the last.
+
+    Example:
+        >>> model = build_ple(100, num_levels=2)
+        >>> tuple(model.get_layer("task_1_gate_2").output.shape)  # 2 × 2 task + 2 shared
+        (None, 6)
     """
     if num_levels < 1:
         raise ValueError(f"num_levels must be >= 1, got {num_levels}")
