@@ -3,15 +3,14 @@
 Modules, by concept (dependencies point down the list):
 
 - `mtl_lib.data`: the `Schema` of a data set, reading CSV splits into `tf.data`, validation.
-- `mtl_lib.synthetic`: data with known ground truth (`make_funnel`).
-- `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, ...).
-- `mtl_lib.models`: functional builders, outputs keyed by step name.
+- `mtl_lib.synthetic`, `mtl_lib.datasets`: data with known ground truth (`make_funnel`,
+  the MMoE paper's correlated tasks) and real data (UCI census-income, cached, checksummed).
+- `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
+- `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
 - `mtl_lib.train`: seeding, compiling, training and predicting.
+- `mtl_lib.metrics`: evaluation over a whole split (AUC, calibration, Bayes ceiling).
 - `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
-
-- `mtl_lib.metrics`: evaluation over a whole split (AUC, log loss, Bayes ceiling).
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
-- `mtl_lib.datasets`: real data sets (UCI census-income), cached and checksummed.
 """
 
 import os

@@ -152,7 +152,6 @@ def build_esmm(
     )
 
 
-
 def build_esmm_concat(
     schema: Schema,
     *,
