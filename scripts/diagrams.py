@@ -269,7 +269,41 @@ def draw_aitm(path: Path) -> None:
     c.save(path)
 
 
+def draw_base(path: Path) -> None:
+    """BASE: one independent model per step, each trained on the rows that reached the last."""
+    c = Canvas(8.0, 6.0, "BASE: one model per step, each trained where the step before happened")
+    prev = None
+    for i, step in enumerate(STEPS):
+        x = 10 + 20 * i
+        emb = c.box(x, 6, 15, 4, "own embedding", EMBEDDING, text_color="white", size=8)
+        tower = c.box(x, 17, 13, 5, f"{step} tower", TOWER)
+        c.arrow(emb, tower)
+        if prev is None:
+            reach = c.circle(x, 47, "click", loss=True, size=7)
+            c.arrow(tower, reach)
+        else:
+            cond = c.circle(x, 28.5, f"P({step} |\n{STEPS[i - 1]})", loss=True, size=6)
+            c.arrow(tower, cond)
+            prod = c.circle(x, 37.5, "×", loss=False, r=2.0, color=COMBINE, size=10)
+            c.arrow(cond, prod)
+            c.arrow(prev, prod, rad=0.25)
+            reach = c.circle(x, 47, step, loss=False, size=7)
+            c.arrow(prod, reach)
+        prev = reach
+    c.note(
+        1,
+        58.5,
+        "the apply model learns on clicked rows only, approve on applied rows, ... "
+        "(sample selection bias),\nand predicts for every exposure; "
+        "reach probabilities are products of the four models, with no loss of their own",
+        size=7,
+        va="top",
+    )
+    c.save(path)
+
+
 ESMM_FAMILY = {
+    "base.png": draw_base,
     "esmm.png": draw_esmm,
     "esmm_v2_chain.png": draw_chain,
     "esmm_v3_concat.png": draw_concat,

@@ -112,11 +112,13 @@ def _mixture_layer(c: Canvas, source: tuple | list, y: float, layer: str = "", e
     return mixes
 
 
-def _heads(c: Canvas, mixes: list, y: float) -> None:
-    for mix, name in zip(mixes, ("A", "B"), strict=True):
-        tower = c.box(mix[0], y, 12, 4.4, f"tower {name}", TOWER, size=8)
+def _heads(c: Canvas, mixes: list, y: float, xs: tuple = ()) -> None:
+    """Tower and output of tasks A and B above their inputs `mixes` (at `xs`, or above each)."""
+    xs = xs or tuple(mix[0] for mix in mixes)
+    for mix, x, name in zip(mixes, xs, ("A", "B"), strict=True):
+        tower = c.box(x, y, 12, 4.4, f"tower {name}", TOWER, size=8)
         c.arrow(mix, tower)
-        out = c.circle(mix[0], y + 9, f"task {name}", loss=True, size=7)
+        out = c.circle(x, y + 9, f"task {name}", loss=True, size=7)
         c.arrow(tower, out)
 
 
@@ -131,6 +133,52 @@ def draw_mmoe(path: Path) -> None:
         55,
         "f^k(x) = Σ_i g^k(x)_i f_i(x),  g^k(x) = softmax(W_gk x),  ŷ_k = h^k(f^k(x))."
         "  OMoE: one gate for every task",
+        size=MIXTURE_NOTE,
+    )
+    c.save(path)
+
+
+def draw_shared_bottom(path: Path) -> None:
+    """Shared-Bottom: one bottom network for every task, a tower per task."""
+    c = Canvas(7.2, 5.2, "Shared-Bottom: every task shares the whole bottom network")
+    emb = _input(c, 36, 62)
+    bottom = c.box(36, 18, 40, 5, "shared bottom f (MLP)", EXPERT, size=9)
+    c.arrow(emb, bottom)
+    _heads(c, [bottom, bottom], 31, xs=(22, 50))
+    c.note(
+        1,
+        49,
+        "ŷ_k = h^k(f(x)): every task gets the same representation, which helps related tasks"
+        " and lets conflicting ones pull it apart",
+        size=MIXTURE_NOTE,
+    )
+    c.save(path)
+
+
+def draw_omoe(path: Path) -> None:
+    """OMoE: MMoE's experts with one gate for every task."""
+    c = Canvas(7.2, 5.8, "OMoE: the experts of MMoE, one gate for every task")
+    emb = _input(c, 36, 62)
+    xs = [15 + 14 * i for i in range(3)]
+    boxes = [
+        c.box(x, 18, 10, 4.4, "expert n" if i == 2 else f"expert {i + 1}", EXPERT, size=8)
+        for i, x in enumerate(xs)
+    ]
+    c.note((xs[1] + xs[2]) / 2 - 0.9, 17.2, "…", size=10)
+    for box in boxes:
+        c.arrow(emb, box)
+    gate = c.box(6, 26, 8, 4.4, "one gate\nsoftmax", COMBINE, size=7)
+    c.arrow(emb, gate, rad=-0.2)
+    mix = c.circle(36, 29, "Σ", loss=True, r=2.2, color=COMBINE, size=11)
+    for box in boxes:
+        c.arrow(box, mix)
+    c.arrow(gate, mix)
+    _heads(c, [mix, mix], 40, xs=(22, 50))
+    c.note(
+        1,
+        55,
+        "f(x) = Σ_i g(x)_i f_i(x),  ŷ_k = h^k(f(x)): every task gets the same mixture,"
+        " so OMoE isolates what MMoE's per-task gates add",
         size=MIXTURE_NOTE,
     )
     c.save(path)
@@ -196,6 +244,8 @@ def draw_ple(path: Path) -> None:
 
 
 MIXTURE_FAMILY = {
+    "shared_bottom.png": draw_shared_bottom,
+    "omoe.png": draw_omoe,
     "mmoe.png": draw_mmoe,
     "multilayer_mmoe.png": draw_multilayer_mmoe,
     "ple.png": draw_ple,

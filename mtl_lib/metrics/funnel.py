@@ -118,12 +118,19 @@ def evaluate_funnel(
         the rows that did **not** reach the previous step (e.g. non-clicked exposures),
         `unreached_spearman` and `unreached_bias`: rank correlation of the predicted
         conditional probability with the true one, and mean predicted minus mean true.
+        Steps a model does not predict (ESMM on a longer funnel) have no row; where the
+        previous step is not predicted, the conditional metrics are NaN and the order is
+        checked against the last step predicted before.
     """
     truth_known = all(f"{TRUTH_PREFIX}{s}" in frame.columns for s in schema.steps)
     if ceiling is None and truth_known:
         ceiling = bayes_ceiling(frame, schema)
-    rows = []
+    rows, predicted = [], [s for s in schema.steps if s in predictions]
+    if not predicted:
+        raise ValueError(f"predictions hold none of the steps {schema.steps}")
     for t, step in enumerate(schema.steps):
+        if step not in predictions:
+            continue
         y = frame[step].to_numpy()
         p = np.asarray(predictions[step], dtype=float).ravel()
         if len(p) != len(y):
@@ -138,14 +145,16 @@ def evaluate_funnel(
             "conditional_auc": np.nan,
             "order_violation": np.nan,
         }
-        if t > 0:
-            prev = schema.steps[t - 1]
+        prev = schema.steps[t - 1] if t > 0 else None
+        if prev in predictions:
             cond = conditional_prediction(predictions, step, prev)
             row.update(conditional_metrics(cond, frame, step, prev))
-            row["order_violation"] = float(np.mean(p > np.asarray(predictions[prev]) + 1e-9))
+        before = predicted[: predicted.index(step)]
+        if before:
+            row["order_violation"] = float(np.mean(p > np.asarray(predictions[before[-1]]) + 1e-9))
         if ceiling is not None:
             row["gap_closed"] = (row["auc"] - 0.5) / (ceiling.loc[step, "auc"] - 0.5)
-            if t > 0:
+            if prev in predictions:
                 row["conditional_gap_closed"] = (row["conditional_auc"] - 0.5) / (
                     ceiling.loc[step, "conditional_auc"] - 0.5
                 )

@@ -12,6 +12,7 @@ from mtl_lib.plots.evaluation import (
     plot_history,
     plot_metric_bars,
     plot_reliability,
+    plot_seed_dots,
 )
 from mtl_lib.plots.moe import plot_curve_and_points, plot_gates, plot_loss_bands, plot_spread
 from mtl_lib.plots.style import PALETTE, axes_or_new, set_style
@@ -32,6 +33,7 @@ __all__ = [
     "plot_loss_bands",
     "plot_metric_bars",
     "plot_reliability",
+    "plot_seed_dots",
     "plot_spread",
     "set_style",
 ]

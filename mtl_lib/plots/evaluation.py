@@ -87,8 +87,67 @@ def plot_metric_bars(
     return ax
 
 
+def plot_seed_dots(
+    table: pd.DataFrame,
+    metric: str,
+    *,
+    ax: Axes | None = None,
+    models: Sequence[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    xlabel: str | None = None,
+    reference: float | None = None,
+) -> Axes:
+    """One row per model: each seed's value as a dot, the mean as a bar ± one std.
+
+    Many models and a few seeds read better as dots than as bars: the spread between seeds
+    is seen next to the difference between models.
+
+    Args:
+        table: Tidy results of one step, with columns `model`, `seed` and `metric`.
+        metric: The column to draw.
+        ax: Where to draw.
+        models: Which models, top to bottom (default: all, in order of appearance).
+        colors: Model → colour (default: the palette in order).
+        xlabel: Axis label (default: the metric's name).
+        reference: Optional value drawn as a dotted vertical line (e.g. the Bayes ceiling).
+    """
+    ax = axes_or_new(ax)
+    models = list(models or dict.fromkeys(table["model"]))
+    colors = colors or {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    for row, model in enumerate(models):
+        values = table.loc[table["model"] == model, metric].to_numpy(float)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            continue
+        y = len(models) - 1 - row
+        color = colors[model]
+        ax.errorbar(
+            values.mean(),
+            y,
+            xerr=values.std(ddof=1) if len(values) > 1 else 0.0,
+            fmt="|",
+            ms=14,
+            mew=2,
+            color=color,
+            capsize=3,
+        )
+        ax.scatter(values, np.full(len(values), y), s=14, color=color, alpha=0.55, zorder=3)
+    if reference is not None:
+        ax.axvline(reference, color="grey", ls=":", lw=1)
+    ax.set_yticks(range(len(models)), models[::-1], fontsize=8)
+    ax.set_ylim(-0.7, len(models) - 0.3)
+    ax.set_xlabel(xlabel or metric)
+    ax.grid(axis="y", alpha=0.0)
+    return ax
+
+
 def plot_reliability(
-    curves: Mapping[str, pd.DataFrame], *, ax: Axes | None = None, log: bool = True
+    curves: Mapping[str, pd.DataFrame],
+    *,
+    ax: Axes | None = None,
+    log: bool = True,
+    colors: Mapping[str, str] | None = None,
+    legend: bool = True,
 ) -> Axes:
     """Reliability diagram: observed rate against mean prediction, per bin.
 
@@ -96,6 +155,8 @@ def plot_reliability(
         curves: Name → `mtl_lib.metrics.reliability_curve` table.
         ax: Where to draw.
         log: Log axes, for rare steps.
+        colors: Name → colour (default: the palette in order).
+        legend: Draw the legend.
     """
     ax = axes_or_new(ax)
     lo, hi = 1.0, 0.0
@@ -106,7 +167,7 @@ def plot_reliability(
             marker="o",
             ms=3,
             label=name,
-            color=PALETTE[i % len(PALETTE)],
+            color=colors[name] if colors else PALETTE[i % len(PALETTE)],
         )
         positive = curve[["predicted", "observed"]].to_numpy()
         positive = positive[positive > 0]
@@ -117,7 +178,8 @@ def plot_reliability(
         ax.set_yscale("log")
     ax.set_xlabel("mean prediction in bin")
     ax.set_ylabel("observed rate in bin")
-    ax.legend(fontsize=8)
+    if legend:
+        ax.legend(fontsize=8)
     return ax
 
 
@@ -180,25 +242,37 @@ def plot_heatmap(
     annotations: pd.DataFrame | None = None,
     cmap: str = "RdBu",
     label: str = "",
+    center: float | None = 0.0,
 ) -> Axes:
     """A table of numbers as coloured cells, centred on 0 (e.g. ESMM − BASE).
 
     Args:
-        frame: Rows and columns as they should appear; numeric values.
+        frame: Rows and columns as they should appear; numeric values (NaN: blank cell).
         ax: Where to draw.
         fmt: Format of each cell's number.
         annotations: Optional text per cell (same shape), drawn below the number.
-        cmap: A diverging colour map.
+        cmap: A diverging colour map, or a sequential one with `center=None`.
         label: Colour bar label.
+        center: The value at the middle of a diverging map; `None` spans the values' range
+            (for a sequential map, e.g. shares in [0, 1]).
     """
     ax = axes_or_new(ax)
     values = frame.to_numpy(dtype=float)
-    limit = np.nanmax(np.abs(values)) or 1.0
-    image = ax.imshow(values, cmap=cmap, vmin=-limit, vmax=limit, aspect="auto")
+    if center is None:
+        vmin, vmax = np.nanmin(values), np.nanmax(values)
+    else:
+        limit = np.nanmax(np.abs(values - center)) or 1.0
+        vmin, vmax = center - limit, center + limit
+    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
     for (r, c), v in np.ndenumerate(values):
+        if np.isnan(v):
+            continue
         text = fmt.format(v)
         if annotations is not None:
             text += f"\n{annotations.iat[r, c]}"
+        middle, span = (vmin + vmax) / 2, (vmax - vmin) or 1.0
+        # dark cells: both ends of a diverging map, the top of a sequential one
+        strong = abs(v - middle) > 0.3 * span if center is not None else v - middle > 0.1 * span
         ax.text(
             c,
             r,
@@ -206,7 +280,7 @@ def plot_heatmap(
             ha="center",
             va="center",
             fontsize=9,
-            color="white" if abs(v) > 0.6 * limit else "black",
+            color="white" if strong else "black",
         )
     ax.set_xticks(range(frame.shape[1]), [str(c) for c in frame.columns])
     ax.set_yticks(range(frame.shape[0]), [str(i) for i in frame.index])
