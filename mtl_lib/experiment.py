@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from mtl_lib import models, train
 from mtl_lib.data import Schema, make_dataset, read_frame, split_path
@@ -24,7 +25,8 @@ from mtl_lib.models.common import conditional_name
 #: Model name → builder `f(schema, **kwargs) -> keras.Model` with outputs keyed by step.
 #: The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
 #: 73k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
-#: family's towers have with their defaults (ESMM's two towers: 30k).
+#: family's towers have with their defaults (ESMM's two towers: 30k; ESMM-NS also has a
+#: second embedding).
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "esmm": models.build_esmm,
     "esmm_ns": partial(models.build_esmm, share_embedding=False, name="esmm_ns"),
@@ -185,6 +187,7 @@ def run(
     patience: int | None = None,
     validation: bool = False,
     only: Sequence[str] | None = None,
+    strategy: tf.distribute.Strategy | None = None,
     **build_kwargs,
 ) -> RunResult:
     """Train model `name` on `splits.train` and predict `splits.test`.
@@ -210,6 +213,8 @@ def run(
         only: For BASE, train only the models of these steps (e.g. `("purchase",)` for
             the CVR model alone); its predictions then hold their conditional outputs, and
             reach probabilities only where every earlier step was trained too.
+        strategy: A `tf.distribute` strategy to build, compile and train under (see
+            `mtl_lib.train.train_model`); None trains on the default device.
 
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
@@ -227,24 +232,25 @@ def run(
         "patience": patience,
     }
     train.set_seed(seed)
-    if name == BASE:
-        return _run_base(splits, valid, options, build_kwargs, only)
-    if only is not None:
-        raise ValueError("`only` selects BASE's models; other models train every step")
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {[BASE, *MODELS]}")
-    steps = schema.steps
-    if name in TWO_STEP and len(steps) > 2:
-        steps = (steps[0], steps[-1])
-    model = MODELS[name](schema.with_steps(steps), **build_kwargs)
-    history = _train_one(
-        model,
-        splits.train,
-        schema,
-        targets={s: s for s in steps},
-        validation=valid,
-        **options,
-    )
+    with train.scope(strategy):  # models built and compiled by the strategy, if any
+        if name == BASE:
+            return _run_base(splits, valid, options, build_kwargs, only)
+        if only is not None:
+            raise ValueError("`only` selects BASE's models; other models train every step")
+        if name not in MODELS:
+            raise ValueError(f"unknown model {name!r}; choose from {[BASE, *MODELS]}")
+        steps = schema.steps
+        if name in TWO_STEP and len(steps) > 2:
+            steps = (steps[0], steps[-1])
+        model = MODELS[name](schema.with_steps(steps), **build_kwargs)
+        history = _train_one(
+            model,
+            splits.train,
+            schema,
+            targets={s: s for s in steps},
+            validation=valid,
+            **options,
+        )
     predictions = train.predict(model, splits.test, schema)
     return RunResult(
         name, seed, predictions, history, model.count_params(), _throughput(history), [model]
