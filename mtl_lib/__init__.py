@@ -7,7 +7,9 @@ Modules, by concept (dependencies point down the list):
   the MMoE paper's correlated tasks) and real data (UCI census-income, cached, checksummed).
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
 - `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
-- `mtl_lib.train`: seeding, compiling, training and predicting.
+- `mtl_lib.train`: seeding, compiling, training (on one device or under a `tf.distribute`
+  strategy) and predicting.
+- `mtl_lib.serving`: export a trained model as a SavedModel of raw feature columns.
 - `mtl_lib.metrics`: evaluation over a whole split (AUC, calibration, Bayes ceiling).
 - `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
@@ -21,7 +23,18 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
-from mtl_lib import data, datasets, experiment, layers, metrics, models, plots, synthetic, train
+from mtl_lib import (
+    data,
+    datasets,
+    experiment,
+    layers,
+    metrics,
+    models,
+    plots,
+    serving,
+    synthetic,
+    train,
+)
 
 __all__ = [
     "data",
@@ -31,6 +44,7 @@ __all__ = [
     "metrics",
     "models",
     "plots",
+    "serving",
     "synthetic",
     "train",
 ]

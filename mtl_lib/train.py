@@ -5,12 +5,22 @@ model = mtl.models.build_esmm(schema)
 mtl.train.compile_model(model, schema.steps)          # BCE on each step's output
 history = mtl.train.fit(model, train_ds, validation=valid_ds, epochs=3)
 predictions = mtl.train.predict(model, test_frame, schema)
+
+The same, replicated by a `tf.distribute` strategy (the model is built and compiled under
+its scope; see `train_model` for running on a cluster):
+
+model, history = mtl.train.train_model(
+    lambda: mtl.models.build_esmm(schema), train_ds, schema.steps,
+    strategy=tf.distribute.MirroredStrategy(), epochs=3,
+)
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 
 import keras
 import numpy as np
@@ -83,6 +93,31 @@ def _select(dataset: tf.data.Dataset, targets: Mapping[str, str]) -> tf.data.Dat
     )
 
 
+class _RowCounter:
+    """Rows and batches of a dataset, counted as training reads them (no pass of its own).
+
+    A stream from a file is counted this way rather than by reading the file once more
+    before training. Prefetching reads a few batches ahead, so the count can run ahead of
+    the gradient steps taken; the mean rows per batch is what `fit` uses.
+    """
+
+    def __init__(self) -> None:
+        self.rows = tf.Variable(0, dtype=tf.int64, trainable=False, name="rows_read")
+        self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_read")
+
+    def wrap(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
+        def count(features: dict, labels: dict) -> tuple[dict, dict]:
+            rows = tf.shape(next(iter(labels.values())), out_type=tf.int64)[0]
+            with tf.control_dependencies([self.rows.assign_add(rows), self.batches.assign_add(1)]):
+                return features, tf.nest.map_structure(tf.identity, labels)
+
+        return dataset.map(count)
+
+    def rows_per_batch(self) -> float:
+        batches = int(self.batches.numpy())
+        return int(self.rows.numpy()) / batches if batches else 0.0
+
+
 class _EpochLog(keras.callbacks.Callback):
     """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
 
@@ -90,10 +125,15 @@ class _EpochLog(keras.callbacks.Callback):
         super().__init__()
         self.validation, self.outputs = validation, tuple(outputs)
         self.seconds: list[float] = []
+        self.steps: list[int] = []
         self.auc: list[dict[str, float]] = []
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start, self._train_end = time.perf_counter(), None
+        self.steps.append(0)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.steps[-1] = batch + 1
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self._train_end is None:  # the validation pass starts: training is over
@@ -153,22 +193,24 @@ def fit(
         with validation data each output's AUC over the whole validation split
         (`val_click_auc`, ...), and the epoch's training `seconds` and
         `examples_per_second` (the validation pass not included).
+
+    Data whose size is known (held in memory) are counted by one cheap pass before
+    training; a stream from a file is counted as training reads it, so the file is read
+    once per epoch and no more.
     """
     targets = _targets(model, targets)
     train = _select(train, targets)
-    rows, batches = (
-        int(v)
-        for v in train.reduce(
-            (np.int64(0), np.int64(0)),
-            lambda acc, batch: (
-                acc[0] + tf.cast(tf.shape(next(iter(batch[1].values())))[0], tf.int64),
-                acc[1] + 1,
-            ),
-        )
-    )
+    sized = int(train.cardinality()) >= 0  # in memory; a stream from a file has no known size
+    counter = None
+    if sized:
+        # Data in memory are counted up front: the pass is cheap, and it also draws the
+        # shuffle's seed for one iteration, which every committed result depends on.
+        rows, batches = _count(train)
+    else:
+        counter = _RowCounter()  # a stream is counted as training reads it
+        train = counter.wrap(train)
     if steps_per_epoch is not None:
         train = train.repeat()
-        rows = rows * steps_per_epoch / batches  # examples seen per epoch
     validation = _select(validation, targets) if validation is not None else None
     log = _EpochLog(validation, list(targets))
     extra = list(callbacks)
@@ -180,22 +222,156 @@ def fit(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             )
         )
-    history = model.fit(
-        train,
-        validation_data=validation,
-        epochs=epochs,
-        shuffle=False,
-        callbacks=[log, *extra],
-        steps_per_epoch=steps_per_epoch,
-        verbose=verbose,
-    )
+    with warnings.catch_warnings():
+        # A stream's length is unknown until it ends; ending is how its epoch ends.
+        warnings.filterwarnings("ignore", "Your input ran out of data", UserWarning)
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            shuffle=False,
+            callbacks=[log, *extra],
+            steps_per_epoch=steps_per_epoch,
+            verbose=verbose,
+        )
     frame = pd.DataFrame(history.history)
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="epoch")
     if log.auc:
         frame = frame.join(pd.DataFrame(log.auc, index=frame.index))
     frame["seconds"] = log.seconds
-    frame["examples_per_second"] = rows / frame["seconds"]
+    if counter is not None:
+        examples = np.asarray(log.steps, dtype=float) * counter.rows_per_batch()
+    elif steps_per_epoch is not None:
+        examples = rows * steps_per_epoch / batches  # examples seen per epoch
+    else:
+        examples = rows
+    frame["examples_per_second"] = examples / frame["seconds"]
     return frame
+
+
+def _count(dataset: tf.data.Dataset) -> tuple[int, int]:
+    """Rows and batches of a dataset of `(features, labels)`, by one pass over it."""
+    rows, batches = dataset.reduce(
+        (np.int64(0), np.int64(0)),
+        lambda acc, batch: (
+            acc[0] + tf.cast(tf.shape(next(iter(batch[1].values())))[0], tf.int64),
+            acc[1] + 1,
+        ),
+    )
+    return int(rows), int(batches)
+
+
+def scope(strategy: tf.distribute.Strategy | None) -> contextlib.AbstractContextManager:
+    """`strategy.scope()`, or a context that does nothing when `strategy` is None.
+
+    Build and compile a model inside it: its variables are then created by the strategy
+    (mirrored on every replica), and Keras's `fit` and `predict` split each batch across the
+    replicas.
+
+    Raises:
+        TypeError: if `strategy` is neither None nor a `tf.distribute.Strategy`.
+    """
+    if strategy is None:
+        return contextlib.nullcontext()
+    if not isinstance(strategy, tf.distribute.Strategy):
+        raise TypeError(
+            f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}"
+        )
+    return strategy.scope()
+
+
+def train_model(
+    build: Callable[[], keras.Model],
+    train: tf.data.Dataset,
+    losses: Sequence[str] | Mapping[str, str | keras.losses.Loss],
+    *,
+    strategy: tf.distribute.Strategy | None = None,
+    learning_rate: float = DEFAULT_LEARNING_RATE,
+    loss_weights: Mapping[str, float] | None = None,
+    **fit_kwargs,
+) -> tuple[keras.Model, pd.DataFrame]:
+    """Build, compile and train a model, on one device or replicated by a strategy.
+
+    The model is built and compiled under `strategy.scope()`; Keras then splits every batch
+    of `train` (the *global* batch) across the replicas, averages their gradients and
+    updates every copy of the weights alike, so one step sees the same examples as on one
+    device.
+
+    Strategies, from one machine to a cluster:
+
+    - `tf.distribute.MirroredStrategy()`: every GPU (or logical CPU device) of one machine.
+    - `tf.distribute.MultiWorkerMirroredStrategy()`: the same across machines. Start the
+      same script on every worker with its own `TF_CONFIG`, e.g. on worker 0 of two:
+      `{"cluster": {"worker": ["host0:12345", "host1:12345"]}, "task": {"type": "worker",
+      "index": 0}}` (index 1 on the other). Create the strategy first thing, before other
+      TensorFlow calls. Each worker reads its own shard of the data (by file when the data
+      are several files, else every worker reads everything and keeps its share of the
+      batches); worker 0 (the chief) should write checkpoints and exports.
+    - `tf.distribute.ParameterServerStrategy(resolver)`: for embedding tables too large
+      for one machine's memory. Variables are split across parameter-server tasks
+      (`variable_partitioner=tf.distribute.experimental.partitioners.
+      MinSizePartitioner(...)`) and workers fetch only the rows they need. Training is
+      asynchronous (workers do not wait for each other: faster with slow or failing
+      workers, but gradients may be computed on stale weights, so results are not
+      reproducible and a large learning rate can diverge), a coordinator process
+      dispatches steps, and Keras needs `steps_per_epoch` and a dataset function. Prefer the
+      mirrored strategies while the tables fit in each worker's memory: synchronous,
+      reproducible, and the same code as on one device.
+
+    Args:
+        build: Makes the uncompiled model, e.g. `lambda: build_esmm(schema)`; called under
+            the strategy's scope.
+        train: Batches of `(features, labels)`, as for `fit`; each batch is global.
+        losses: As for `compile_model`.
+        strategy: A `tf.distribute.Strategy`, or None to train on the default device.
+        learning_rate: Adam's learning rate.
+        loss_weights: Optional weight per output.
+        **fit_kwargs: Passed to `fit` (`validation`, `epochs`, `steps_per_epoch`, ...).
+
+    Returns:
+        The trained model and its history (see `fit`).
+
+    Raises:
+        TypeError: if `strategy` is not a `tf.distribute.Strategy`.
+
+    Example:
+        >>> strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # doctest: +SKIP
+        >>> model, history = train_model(
+        ...     lambda: build_esmm(schema), train_ds, schema.steps, strategy=strategy
+        ... )  # doctest: +SKIP
+    """
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _reduce_each_value(strategy)
+    with scope(strategy):
+        model = build()
+        compile_model(model, losses, learning_rate=learning_rate, loss_weights=loss_weights)
+    history = fit(model, train, **fit_kwargs)
+    return model, history
+
+
+def _reduce_each_value(strategy: tf.distribute.Strategy) -> None:
+    """Adapt `strategy.reduce` to how Keras 3's `fit` calls it under this strategy.
+
+    With `MultiWorkerMirroredStrategy`, Keras 3 (3.15 at least) calls
+    `strategy.reduce` on a whole input batch (a dict of features), which the strategy takes
+    only one value at a time (keras-team/keras#20329), and reduces each step's scalar loss
+    with `axis=0`, which a scalar has not (keras-team/keras#20585): `fit` fails. Reducing
+    each value of a structure in turn, and a scalar over the replicas alone, is what those
+    calls mean.
+    """
+    reduce = strategy.reduce
+    if getattr(reduce, "reduces_each_value", False):
+        return
+
+    def reduce_one(reduce_op, value, axis):
+        rank = strategy.experimental_local_results(value)[0].shape.rank
+        return reduce(reduce_op, value, axis=None if rank == 0 else axis)
+
+    def reduce_each(reduce_op, value, axis=None):
+        return tf.nest.map_structure(lambda v: reduce_one(reduce_op, v, axis), value)
+
+    reduce_each.reduces_each_value = True
+    strategy.reduce = reduce_each
 
 
 def predict(

@@ -1,0 +1,207 @@
+"""Where the time goes from a data file to a trained model (a script, not a test).
+
+Generates a funnel file of 500k rows (cached in `benchmarks/out/`), then runs each case in
+a fresh process, so that its peak memory is its own:
+
+- `lines`: read and decompress the file into batches of lines (`TextLineDataset`);
+- `parse`: the streaming reader, `make_dataset(..., cache=False)`: lines, decoding, batching;
+- `memory`: batches from memory, `make_dataset(..., cache=True)` (loading not timed);
+- `model`: training steps on one batch held in memory (the model alone, no input cost);
+- `file_fit`: `mtl_lib.train.fit` on the streamed, shuffled file: file → model;
+- `memory_fit`: `mtl_lib.train.fit` on the same rows held in memory: memory → model.
+
+The `*_fit` cases train two epochs and report the second's examples/s (the first also
+pays for tracing) and, as `fit rows/s`, the examples of both epochs over the whole call.
+
+`--peak` instead trains one epoch on streamed 500k-row and 5M-row files and reports each
+process's peak resident memory (the 5M file is generated once, which takes minutes).
+
+    python benchmarks/pipeline.py                 # the cases, on the 500k-row file
+    python benchmarks/pipeline.py --peak          # peak memory, 500k against 5M rows
+    python benchmarks/pipeline.py --label before  # also save the table as out/pipeline_before.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+DATA = Path(__file__).resolve().parents[1] / "data" / "funnel"
+CASES = ("lines", "parse", "memory", "model", "file_fit", "memory_fit")
+ROWS = 500_000
+PEAK_ROWS = (500_000, 5_000_000)
+BATCH = 1024
+EPOCHS = 2
+MODEL = "esmm_chain"
+
+
+def make_file(rows: int) -> Path:
+    """The cached generated file of `rows` rows (`FunnelGenerator(seed=0)`)."""
+    from mtl_lib.synthetic import FunnelGenerator
+
+    name = f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows // 1000}k"
+    path = OUT / f"funnel_{name}.csv.gz"
+    if not path.exists():
+        start = time.perf_counter()
+        FunnelGenerator(seed=0).write_csv(path, rows)
+        print(f"generated {path.name} in {time.perf_counter() - start:.0f} s", file=sys.stderr)
+    return path
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory (MiB).
+
+    `VmHWM`, not `getrusage`: Linux carries `ru_maxrss` across `exec`, so a child would
+    report its parent's peak (here, the parent's that generated the file) when larger.
+    """
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def measure(case: str, path: str) -> dict:
+    """Run one case in this process; return rows, seconds and peak resident memory."""
+    import keras
+    import tensorflow as tf
+
+    import mtl_lib as mtl
+
+    schema = mtl.data.Schema.load(DATA)
+    base_mib = _peak_mib()
+
+    def model() -> keras.Model:
+        mtl.train.set_seed(0)
+        m = mtl.experiment.MODELS[MODEL](schema)
+        return mtl.train.compile_model(m, schema.steps)
+
+    def stream(shuffle: bool) -> tf.data.Dataset:
+        return mtl.data.make_dataset(
+            path, schema, batch_size=BATCH, cache=False, validate=False, shuffle=shuffle, seed=0
+        )
+
+    def memory(shuffle: bool) -> tf.data.Dataset:
+        return mtl.data.make_dataset(
+            path, schema, batch_size=BATCH, cache=True, validate=False, shuffle=shuffle, seed=0
+        )
+
+    cpu = 0.0
+
+    def drain(ds: tf.data.Dataset) -> int:
+        rows = 0
+        for batch in ds:
+            rows += int(tf.shape(tf.nest.flatten(batch)[0])[0])
+        return rows
+
+    if case == "lines":
+        ds = tf.data.TextLineDataset(path, compression_type="GZIP").skip(1).batch(BATCH)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        rows = drain(ds)
+    elif case == "parse":
+        ds = stream(shuffle=True)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        rows = drain(ds)
+    elif case == "memory":
+        ds = memory(shuffle=True)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        rows = drain(ds)
+    elif case == "model":
+        m = model()
+        batch = next(iter(memory(shuffle=False)))
+        steps = ROWS // BATCH
+        ds = tf.data.Dataset.from_tensors(batch).repeat(steps)
+        m.fit(ds.take(2), verbose=0)  # trace the train step once, untimed
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        m.fit(ds, verbose=0)
+        rows = steps * BATCH
+    else:
+        m = model()
+        ds = stream(shuffle=True) if case == "file_fit" else memory(shuffle=True)
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        history = mtl.train.fit(m, ds, epochs=EPOCHS)
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        last = history.iloc[-1]  # the first epoch also pays for tracing
+        rows = round(last["examples_per_second"] * last["seconds"])
+        return {
+            "case": case,
+            "rows": rows,
+            "seconds": float(last["seconds"]),
+            "fit_rows_per_s": EPOCHS * rows / wall,  # the whole call: tracing, any extra pass
+            "cpu_seconds": cpu,
+            "peak_mib": _peak_mib(),
+            "base_mib": base_mib,
+        }
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    return {
+        "case": case,
+        "rows": rows,
+        "seconds": seconds,
+        "fit_rows_per_s": float("nan"),
+        "cpu_seconds": cpu,
+        "peak_mib": _peak_mib(),
+        "base_mib": base_mib,
+    }
+
+
+def _child(case: str, path: Path) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
+    out = subprocess.run(
+        [sys.executable, __file__, "--case", case, "--path", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", help="run one case in this process (used internally)")
+    parser.add_argument("--path")
+    parser.add_argument("--peak", action="store_true", help="peak memory, 500k vs 5M rows")
+    parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
+    parser.add_argument("--label", help="save the results as out/pipeline_<label>.json")
+    args = parser.parse_args()
+    if args.case:  # child process
+        print(json.dumps(measure(args.case, args.path)))
+        return
+    OUT.mkdir(exist_ok=True)
+    runs = (
+        [("file_fit", make_file(rows)) for rows in PEAK_ROWS]
+        if args.peak
+        else [(case, make_file(ROWS)) for case in args.cases]
+    )
+    print(
+        f"{'file':>22} {'case':>10} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
+        f"{'fit rows/s':>10} {'CPU s':>6} {'peak MiB':>9} {'after import':>12}"
+    )
+    results = []
+    for case, path in runs:
+        r = _child(case, path) | {"file": path.name}
+        results.append(r)
+        print(
+            f"{path.name:>22} {case:>10} {r['rows']:>10,} {r['seconds']:>8.1f} "
+            f"{r['rows'] / r['seconds']:>10,.0f} {r['fit_rows_per_s']:>10,.0f} "
+            f"{r['cpu_seconds']:>6.1f} "
+            f"{r['peak_mib']:>9.0f} {r['base_mib']:>12.0f}",
+            flush=True,
+        )
+    if args.label:
+        (OUT / f"pipeline_{args.label}.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Export a trained model for serving: a SavedModel that takes raw feature columns.
+
+The SavedModel's `serving_default` signature takes one 1-D tensor per feature field, keyed
+by the field's name (int64 ids for C/D fields, float32 values for K fields), and returns
+every funnel step's entire-space probability, keyed by step, each of shape `(rows,)`. It
+checks its input (equal column lengths, ids within `0..n`) and needs neither Keras nor
+`mtl_lib` to run: TensorFlow Serving, or any TensorFlow program, can load it.
+
+path = mtl.serving.export_saved_model(model, schema, "out/esmm")
+served = mtl.serving.load("out/esmm")                  # checks columns, returns NumPy
+probabilities = served({"user_id": [3, 14], ...})      # {"click": (2,), "apply": (2,)}
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from numpy.typing import ArrayLike
+
+from mtl_lib.data.schema import Schema
+
+SIGNATURE = "serving_default"
+"""The signature TensorFlow Serving calls by default."""
+
+FUNNEL_FILE = Path("assets.extra") / "funnel.json"
+"""Written beside the SavedModel: the steps in funnel order and the feature columns in file
+order (a signature's outputs come back sorted by name)."""
+
+
+def input_signature(schema: Schema) -> dict[str, tf.TensorSpec]:
+    """The served inputs: field name → `TensorSpec((None,))`, int64 for C/D, float32 for K."""
+    return {
+        f.name: tf.TensorSpec((None,), tf.int64 if f.embedded else tf.float32, name=f.name)
+        for f in schema.fields
+    }
+
+
+def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> Path:
+    """Write `model` as a SavedModel whose signature maps raw feature columns to each step.
+
+    Beside it, `assets.extra/funnel.json` records the steps in funnel order and the feature
+    columns (TensorFlow Serving ignores `assets.extra`).
+
+    Args:
+        model: A trained model of the project, with an output per step of `schema` (the
+            entire-space probability, `(batch, 1)`); other outputs (ESMM's pCVR, AITM's
+            attention) are not served.
+        schema: The features the model reads and the steps it predicts.
+        path: The SavedModel's folder (created, or overwritten).
+
+    Returns:
+        `path`, as a `Path`.
+
+    Raises:
+        ValueError: if the model has no output for one of the schema's steps, or no input
+            for one of its features.
+
+    Example:
+        >>> export_saved_model(model, schema, "out/esmm")  # doctest: +SKIP
+        >>> loaded = tf.saved_model.load("out/esmm")  # doctest: +SKIP
+        >>> loaded.signatures["serving_default"](user_id=tf.constant([3], tf.int64), ...)
+        ... # doctest: +SKIP
+        {'click': <tf.Tensor: shape=(1,), ...>, 'purchase': <tf.Tensor: shape=(1,), ...>}
+    """
+    missing = [s for s in schema.steps if s not in model.output_names]
+    if missing:
+        raise ValueError(
+            f"model {model.name!r} has no output for step {missing[0]!r}; its outputs are "
+            f"{model.output_names} (a model of BASE predicts one conditional step: export "
+            "a model with every step's output)"
+        )
+    inputs = model.input if isinstance(model.input, Mapping) else {}
+    absent = [name for name in schema.feature_names if name not in inputs]
+    if absent:
+        raise ValueError(
+            f"model {model.name!r} has no input {absent[0]!r}; export it with the schema "
+            "it was built from"
+        )
+    sizes = {f.name: int(f.size) for f in schema.fields if f.embedded}
+    steps = schema.steps
+
+    def serve(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        rows = tf.shape(features[schema.feature_names[0]])[0]
+        checks = []
+        for name, column in features.items():
+            checks.append(
+                tf.debugging.assert_equal(
+                    tf.shape(column)[0],
+                    rows,
+                    message=f"feature {name!r}: every column must have the same length",
+                )
+            )
+            if name in sizes:
+                checks.append(
+                    tf.debugging.assert_non_negative(
+                        column, message=f"feature {name!r}: ids must be >= 0"
+                    )
+                )
+                checks.append(
+                    tf.debugging.assert_less_equal(
+                        column,
+                        tf.constant(sizes[name], tf.int64),
+                        message=f"feature {name!r}: ids must be <= {sizes[name]} (vocab.json)",
+                    )
+                )
+        with tf.control_dependencies(checks):
+            model_inputs = {
+                name: tf.cast(column, tf.int32) if name in sizes else tf.identity(column)
+                for name, column in features.items()
+            }
+        outputs = model(model_inputs, training=False)
+        return {step: tf.reshape(outputs[step], (-1,)) for step in steps}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(SIGNATURE, serve, input_signature=[input_signature(schema)])
+    path = Path(path)
+    archive.write_out(str(path), verbose=False)
+    (path / FUNNEL_FILE).parent.mkdir(exist_ok=True)
+    funnel = {"steps": list(steps), "features": list(schema.feature_names)}
+    (path / FUNNEL_FILE).write_text(json.dumps(funnel, indent=1) + "\n")
+    return path
+
+
+class ServedModel:
+    """A loaded SavedModel's serving signature, with its input checked in Python first.
+
+    Calling it takes a mapping of feature name → 1-D array-like and returns step → NumPy
+    array of probabilities `(rows,)`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._loaded = tf.saved_model.load(str(self.path))
+        if SIGNATURE not in self._loaded.signatures:
+            raise ValueError(f"{self.path}: no {SIGNATURE!r} signature in this SavedModel")
+        self._fn = self._loaded.signatures[SIGNATURE]
+        self.inputs: dict[str, tf.TensorSpec] = dict(self._fn.structured_input_signature[1])
+        steps = tuple(self._fn.structured_outputs)
+        if (self.path / FUNNEL_FILE).is_file():
+            steps = tuple(json.loads((self.path / FUNNEL_FILE).read_text())["steps"])
+        self.steps: tuple[str, ...] = steps
+        """The served steps, in funnel order."""
+
+    def __call__(self, features: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
+        """Each step's probability for every row of `features`.
+
+        Raises:
+            ValueError: naming the SavedModel and the column, for a missing or unknown
+                column, a column that is not 1-D, columns of unequal lengths, or an id out
+                of range.
+        """
+        missing = [name for name in self.inputs if name not in features]
+        if missing:
+            raise ValueError(
+                f"{self.path}: missing feature column(s) {missing}; the model takes "
+                f"{sorted(self.inputs)}"
+            )
+        unknown = [name for name in features if name not in self.inputs]
+        if unknown:
+            raise ValueError(f"{self.path}: unknown feature column(s) {unknown}")
+        tensors = {}
+        for name, spec in self.inputs.items():
+            column = np.asarray(features[name])
+            if column.ndim != 1:
+                raise ValueError(
+                    f"{self.path}: feature {name!r} must be a 1-D column, got shape {column.shape}"
+                )
+            tensors[name] = tf.constant(column, dtype=spec.dtype)
+        try:
+            outputs = self._fn(**tensors)
+        except tf.errors.InvalidArgumentError as error:
+            # The failed check's message, out of TensorFlow's longer report.
+            found = re.search(r"assertion failed: \[(.*?)\]", error.message)
+            reason = found.group(1).replace("\\'", "'") if found else error.message
+            raise ValueError(f"{self.path}: {reason}") from error
+        return {step: outputs[step].numpy() for step in self.steps}
+
+
+def load(path: str | Path) -> ServedModel:
+    """Load a SavedModel written by `export_saved_model`, ready to call on raw columns.
+
+    Example:
+        >>> served = load("out/esmm")  # doctest: +SKIP
+        >>> served({"user_id": [3], ...})["click"]  # doctest: +SKIP
+        array([0.031], dtype=float32)
+    """
+    return ServedModel(path)
