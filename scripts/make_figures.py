@@ -2,8 +2,13 @@
 
 - `img/funnel.png`: the credit-card conversion funnel and its default reach rates.
 - `img/esmm*.png`: the ESMM family's architectures (`scripts/diagrams.py`).
-- `img/mmoe.png`, `img/multilayer_mmoe.png`, `img/ple.png`: the MMoE family's architectures,
-  in the same visual language (`draw_mixture_family`).
+- `img/base.png`: BASE, one model per step (`scripts/diagrams.py`).
+- `img/shared_bottom.png`, `img/omoe.png`, `img/mmoe.png`, `img/multilayer_mmoe.png`,
+  `img/ple.png`: the baselines and the MMoE family, in the same visual language
+  (`draw_mixture_family`).
+
+`img/compare_all.png`, the comparison's headline figure, is drawn by running
+`notebooks/08_compare_all.ipynb`, from the results it measures.
 """
 
 from __future__ import annotations
@@ -258,12 +263,13 @@ def draw_mixture_family(folder: Path) -> None:
         draw(folder / name)
 
 
-def main() -> None:
-    IMG.mkdir(exist_ok=True)
-    draw_funnel(IMG / "funnel.png")
-    draw_esmm_family(IMG)
-    draw_mixture_family(IMG)
-    print(f"wrote figures to {IMG}")
+def main(folder: Path = IMG) -> None:
+    """Draw every figure into `folder`."""
+    folder.mkdir(exist_ok=True)
+    draw_funnel(folder / "funnel.png")
+    draw_esmm_family(folder)
+    draw_mixture_family(folder)
+    print(f"wrote figures to {folder}")
 
 
 if __name__ == "__main__":
