@@ -47,6 +47,8 @@ figures: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/reader.py
+	$(BIN)/python benchmarks/pipeline.py
+	$(BIN)/python benchmarks/pipeline.py --peak
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,7 +4,9 @@ Generates a funnel file of 500k rows (cached in `benchmarks/out/`), then runs ea
 a fresh process, so that its peak memory is its own:
 
 - `lines`: read and decompress the file into batches of lines (`TextLineDataset`);
-- `parse`: the streaming reader, `make_dataset(..., cache=False)`: lines, decoding, batching;
+- `parse_ordered`: the streaming reader, `make_dataset(..., cache=False)`, not shuffled:
+  lines, decoding, batching;
+- `parse`: the same, shuffled as for training (a buffer of 100,000 lines);
 - `memory`: batches from memory, `make_dataset(..., cache=True)` (loading not timed);
 - `model`: training steps on one batch held in memory (the model alone, no input cost);
 - `file_fit`: `mtl_lib.train.fit` on the streamed, shuffled file: file → model;
@@ -34,7 +36,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out"
 DATA = Path(__file__).resolve().parents[1] / "data" / "funnel"
-CASES = ("lines", "parse", "memory", "model", "file_fit", "memory_fit")
+CASES = ("lines", "parse_ordered", "parse", "memory", "model", "file_fit", "memory_fit")
 ROWS = 500_000
 PEAK_ROWS = (500_000, 5_000_000)
 BATCH = 1024
@@ -109,8 +111,8 @@ def measure(case: str, path: str) -> dict:
         ds = tf.data.TextLineDataset(path, compression_type="GZIP").skip(1).batch(BATCH)
         start, cpu = time.perf_counter(), _cpu_seconds()
         rows = drain(ds)
-    elif case == "parse":
-        ds = stream(shuffle=True)
+    elif case in ("parse", "parse_ordered"):
+        ds = stream(shuffle=case == "parse")
         start, cpu = time.perf_counter(), _cpu_seconds()
         rows = drain(ds)
     elif case == "memory":

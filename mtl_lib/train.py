@@ -18,6 +18,7 @@ model, history = mtl.train.train_model(
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -97,8 +98,9 @@ class _RowCounter:
     """Rows and batches of a dataset, counted as training reads them (no pass of its own).
 
     A stream from a file is counted this way rather than by reading the file once more
-    before training. Prefetching reads a few batches ahead, so the count can run ahead of
-    the gradient steps taken; the mean rows per batch is what `fit` uses.
+    before training. Reading can run ahead of the gradient steps (prefetching; under a
+    strategy, Keras also reads a batch to build the model), so `fit` multiplies the steps
+    taken by the mean rows per batch read: exact for one device and full passes.
     """
 
     def __init__(self) -> None:
@@ -127,13 +129,18 @@ class _EpochLog(keras.callbacks.Callback):
         self.seconds: list[float] = []
         self.steps: list[int] = []
         self.auc: list[dict[str, float]] = []
+        self._lock = threading.Lock()
+
+    #: Keras may then run `on_train_batch_end` in worker threads, without waiting for it.
+    async_safe = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start, self._train_end = time.perf_counter(), None
         self.steps.append(0)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.steps[-1] = batch + 1
+        with self._lock:
+            self.steps[-1] = max(self.steps[-1], batch + 1)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self._train_end is None:  # the validation pass starts: training is over

@@ -30,6 +30,9 @@ MEMORY_LIMIT_BYTES = 256 * 2**20
 SHUFFLE_BUFFER = 100_000
 """Lines held in the shuffle buffer when streaming a large file."""
 
+STREAM_PREFETCH = 4
+"""Decoded batches a stream reads ahead of training."""
+
 Features = dict[str, tf.Tensor]
 Labels = dict[str, tf.Tensor]
 
@@ -286,4 +289,6 @@ def _stream(
     ds = ds.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     # Blank and dropped lines leave some batches short: rebatch to exact sizes.
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # A fixed prefetch depth, not AUTOTUNE, whose buffers may grow as training goes on: the
+    # memory of a stream then depends on the shuffle buffer and batch size, not on the file.
+    return ds.prefetch(STREAM_PREFETCH)
