@@ -128,13 +128,16 @@ def test_run_seeds_takes_arguments_per_model(three_steps):
     assert set(table["step"]) == {"click", "apply", "approve"}
 
 
-def test_every_registered_model_runs_and_every_step_is_predicted(three_steps):
-    for name in mtl.experiment.MODELS:
+def test_every_registered_model_predicts_every_step(three_steps):
+    """Builders only: `run` trains every model alike, and each family has its training tests."""
+    rows = three_steps.test.head(100)
+    for name, build in mtl.experiment.MODELS.items():
         if name in mtl.experiment.TWO_STEP:
             continue
-        result = mtl.experiment.run(name, three_steps, seed=0, epochs=1, batch_size=2048)
+        predictions = mtl.train.predict(build(three_steps.schema), rows, three_steps.schema)
         for step in three_steps.schema.steps:
-            assert result.predictions[step].shape == (len(three_steps.test),), name
+            assert predictions[step].shape == (100,), name
+            assert ((predictions[step] > 0) & (predictions[step] < 1)).all(), name
         assert name in mtl.experiment.LABELS
 
 
