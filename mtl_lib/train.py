@@ -123,6 +123,9 @@ class _RowCounter:
 class _EpochLog(keras.callbacks.Callback):
     """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
 
+    #: `on_train_batch_end` only counts steps: Keras may run it in a thread, without waiting.
+    async_safe = True
+
     def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
         super().__init__()
         self.validation, self.outputs = validation, tuple(outputs)
@@ -130,9 +133,6 @@ class _EpochLog(keras.callbacks.Callback):
         self.steps: list[int] = []
         self.auc: list[dict[str, float]] = []
         self._lock = threading.Lock()
-
-    #: Keras may then run `on_train_batch_end` in worker threads, without waiting for it.
-    async_safe = True
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start, self._train_end = time.perf_counter(), None
