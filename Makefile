@@ -52,3 +52,18 @@ benchmark: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# mtl_lib against DeepCTR (benchmarks/deepctr.py). DeepCTR needs the legacy Keras 2
+# (tf_keras), so it gets its own venv, installed from a complete lock with --no-deps.
+DEEPCTR_VENV := benchmarks/.venv-deepctr
+DEEPCTR_STAMP := $(DEEPCTR_VENV)/.installed
+
+.PHONY: benchmark-deepctr
+
+$(DEEPCTR_STAMP): benchmarks/requirements-deepctr.txt
+	@test -x $(DEEPCTR_VENV)/bin/python || $(PYTHON) -m venv $(DEEPCTR_VENV)
+	$(DEEPCTR_VENV)/bin/python -m pip install --quiet --no-deps -r benchmarks/requirements-deepctr.txt
+	@touch $(DEEPCTR_STAMP)
+
+benchmark-deepctr: $(STAMP) $(DEEPCTR_STAMP)
+	$(BIN)/python benchmarks/deepctr.py --deepctr-python $(DEEPCTR_VENV)/bin/python
