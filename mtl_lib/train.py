@@ -120,27 +120,36 @@ class _RowCounter:
         return int(self.rows.numpy()) / batches if batches else 0.0
 
 
-class _EpochLog(keras.callbacks.Callback):
-    """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
+class _StepCount(keras.callbacks.Callback):
+    """Gradient steps taken in each epoch (for a stream, whose length is unknown)."""
 
-    #: `on_train_batch_end` only counts steps: Keras may run it in a thread, without waiting.
+    #: It reads no logs: Keras may run `on_train_batch_end` in a thread, without waiting.
     async_safe = True
 
-    def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.validation, self.outputs = validation, tuple(outputs)
-        self.seconds: list[float] = []
         self.steps: list[int] = []
-        self.auc: list[dict[str, float]] = []
         self._lock = threading.Lock()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start, self._train_end = time.perf_counter(), None
         self.steps.append(0)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         with self._lock:
             self.steps[-1] = max(self.steps[-1], batch + 1)
+
+
+class _EpochLog(keras.callbacks.Callback):
+    """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
+
+    def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
+        super().__init__()
+        self.validation, self.outputs = validation, tuple(outputs)
+        self.seconds: list[float] = []
+        self.auc: list[dict[str, float]] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start, self._train_end = time.perf_counter(), None
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         if self._train_end is None:  # the validation pass starts: training is over
@@ -221,6 +230,9 @@ def fit(
     validation = _select(validation, targets) if validation is not None else None
     log = _EpochLog(validation, list(targets))
     extra = list(callbacks)
+    steps = _StepCount()
+    if counter is not None:
+        extra.append(steps)
     if patience is not None:
         if validation is None:
             raise ValueError("early stopping (patience) needs validation data")
@@ -247,7 +259,7 @@ def fit(
         frame = frame.join(pd.DataFrame(log.auc, index=frame.index))
     frame["seconds"] = log.seconds
     if counter is not None:
-        examples = np.asarray(log.steps, dtype=float) * counter.rows_per_batch()
+        examples = np.asarray(steps.steps, dtype=float) * counter.rows_per_batch()
     elif steps_per_epoch is not None:
         examples = rows * steps_per_epoch / batches  # examples seen per epoch
     else:
