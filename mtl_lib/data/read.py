@@ -224,21 +224,30 @@ def _from_frame(
 
     Shuffling and batching row indices, then gathering each batch at once, is an order of
     magnitude faster than slicing examples one by one (`from_tensor_slices(...).batch`).
+    The columns are held as one row-major matrix per kind (ids, K values, labels), so a
+    batch takes three gathers rather than one per column.
     """
-    features = {
-        f.name: frame[f.name].to_numpy(dtype=np.int32 if f.embedded else np.float32)
-        for f in schema.fields
-    }
-    labels = {s: frame[s].to_numpy(dtype=np.float32).reshape(-1, 1) for s in schema.steps}
-    data = tf.nest.map_structure(tf.constant, (features, labels))
+    ids = [f.name for f in schema.fields if f.embedded]
+    values = [f.name for f in schema.fields if not f.embedded]
+    steps = list(schema.steps)
+    blocks = [
+        tf.constant(frame[names].to_numpy(dtype=dtype).reshape(len(frame), len(names)))
+        for names, dtype in ((ids, np.int32), (values, np.float32), (steps, np.float32))
+    ]
+    order = [f.name for f in schema.fields]
+
+    def gather(rows: tf.Tensor) -> tuple[Features, Labels]:
+        id_rows, value_rows, label_rows = (tf.gather(block, rows) for block in blocks)
+        columns = dict(zip(ids, tf.unstack(id_rows, num=len(ids), axis=1), strict=True))
+        columns |= dict(zip(values, tf.unstack(value_rows, num=len(values), axis=1), strict=True))
+        labels = dict(zip(steps, tf.split(label_rows, len(steps), axis=1), strict=True))
+        return {name: columns[name] for name in order}, labels
+
     ds = tf.data.Dataset.range(len(frame))
     if shuffle:
         ds = ds.shuffle(max(len(frame), 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(
-        lambda rows: tf.nest.map_structure(lambda t: tf.gather(t, rows), data),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
