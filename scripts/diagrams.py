@@ -7,6 +7,7 @@ ring means the output has a loss on a known label, a dashed ring means it has no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -170,6 +171,32 @@ def draw_esmm(path: Path) -> None:
     c.save(path)
 
 
+def _product_chain(c: Canvas, source: Callable[[float], tuple], *, reach_loss: bool) -> None:
+    """A tower per step; each later step's reach probability is the last one × its conditional.
+
+    `source(x)` gives the shape a tower at `x` reads from. With `reach_loss` the reach
+    probabilities have the losses (the chain); otherwise the conditionals do (BASE).
+    """
+    prev = None
+    for i, step in enumerate(STEPS):
+        x = 10 + 20 * i
+        tower = c.box(x, 17, 13, 5, f"{step} tower", TOWER)
+        c.arrow(source(x), tower)
+        if prev is None:
+            reach = c.circle(x, 47, "click", loss=True, size=7)
+            c.arrow(tower, reach)
+        else:
+            label = f"P({step} |\n{STEPS[i - 1]})"
+            cond = c.circle(x, 28.5, label, loss=not reach_loss, size=6)
+            c.arrow(tower, cond)
+            prod = c.circle(x, 37.5, "×", loss=reach_loss, r=2.0, color=COMBINE, size=10)
+            c.arrow(cond, prod)
+            c.arrow(prev, prod, rad=0.25)
+            reach = c.circle(x, 47, step, loss=reach_loss, size=7)
+            c.arrow(prod, reach)
+        prev = reach
+
+
 def draw_chain(path: Path) -> None:
     """v2: a conditional tower per step; reach probabilities are running products."""
     c = Canvas(
@@ -177,23 +204,7 @@ def draw_chain(path: Path) -> None:
     )
 
     emb = _embedding(c, 40, 74)
-    prev = None
-    for i, step in enumerate(STEPS):
-        x = 10 + 20 * i
-        tower = c.box(x, 17, 13, 5, f"{step} tower", TOWER)
-        c.arrow(emb, tower)
-        if prev is None:
-            reach = c.circle(x, 47, "click", loss=True, size=7)
-            c.arrow(tower, reach)
-        else:
-            cond = c.circle(x, 28.5, f"P({step} |\n{STEPS[i - 1]})", loss=False, size=6)
-            c.arrow(tower, cond)
-            prod = c.circle(x, 37.5, "×", loss=True, r=2.0, color=COMBINE, size=10)
-            c.arrow(cond, prod)
-            c.arrow(prev, prod, rad=0.25)
-            reach = c.circle(x, 47, step, loss=True, size=7)
-            c.arrow(prod, reach)
-        prev = reach
+    _product_chain(c, lambda x: emb, reach_loss=True)
     c.note(
         1,
         1,
@@ -272,24 +283,11 @@ def draw_aitm(path: Path) -> None:
 def draw_base(path: Path) -> None:
     """BASE: one independent model per step, each trained on the rows that reached the last."""
     c = Canvas(8.0, 6.0, "BASE: one model per step, each trained where the step before happened")
-    prev = None
-    for i, step in enumerate(STEPS):
-        x = 10 + 20 * i
-        emb = c.box(x, 6, 15, 4, "own embedding", EMBEDDING, text_color="white", size=8)
-        tower = c.box(x, 17, 13, 5, f"{step} tower", TOWER)
-        c.arrow(emb, tower)
-        if prev is None:
-            reach = c.circle(x, 47, "click", loss=True, size=7)
-            c.arrow(tower, reach)
-        else:
-            cond = c.circle(x, 28.5, f"P({step} |\n{STEPS[i - 1]})", loss=True, size=6)
-            c.arrow(tower, cond)
-            prod = c.circle(x, 37.5, "×", loss=False, r=2.0, color=COMBINE, size=10)
-            c.arrow(cond, prod)
-            c.arrow(prev, prod, rad=0.25)
-            reach = c.circle(x, 47, step, loss=False, size=7)
-            c.arrow(prod, reach)
-        prev = reach
+    _product_chain(
+        c,
+        lambda x: c.box(x, 6, 15, 4, "own embedding", EMBEDDING, text_color="white", size=8),
+        reach_loss=False,
+    )
     c.note(
         1,
         58.5,
