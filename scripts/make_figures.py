@@ -91,14 +91,20 @@ def _input(c: Canvas, x: float, width: float, text: str = "") -> tuple:
     return c.box(x, 6, width, 4, text, EMBEDDING, text_color="white")
 
 
-def _mixture_layer(c: Canvas, source: tuple | list, y: float, layer: str = "", experts: int = 3):
-    """Experts in a row at height y, one gate and one Σ per task; returns the two Σ."""
+def _experts(c: Canvas, y: float, experts: int = 3) -> list:
+    """Experts 1, 2, …, n in a row at height y; returns their boxes."""
     xs = [15 + 14 * i for i in range(experts)]
     boxes = []
     for i, x in enumerate(xs):
         label = "expert n" if i == experts - 1 else f"expert {i + 1}"
         boxes.append(c.box(x, y, 10, 4.4, label, EXPERT, size=8))
     c.note((xs[-2] + xs[-1]) / 2 - 0.9, y - 0.8, "…", size=10)
+    return boxes
+
+
+def _mixture_layer(c: Canvas, source: tuple | list, y: float, layer: str = "", experts: int = 3):
+    """Experts in a row at height y, one gate and one Σ per task; returns the two Σ."""
+    boxes = _experts(c, y, experts)
     if layer:
         c.note(63, y - 0.8, layer, size=8, fontweight="bold")
     sources = source if isinstance(source, list) else [source, source]
@@ -164,12 +170,7 @@ def draw_omoe(path: Path) -> None:
     """OMoE: MMoE's experts with one gate for every task."""
     c = Canvas(7.2, 5.8, "OMoE: the experts of MMoE, one gate for every task")
     emb = _input(c, 36, 62)
-    xs = [15 + 14 * i for i in range(3)]
-    boxes = [
-        c.box(x, 18, 10, 4.4, "expert n" if i == 2 else f"expert {i + 1}", EXPERT, size=8)
-        for i, x in enumerate(xs)
-    ]
-    c.note((xs[1] + xs[2]) / 2 - 0.9, 17.2, "…", size=10)
+    boxes = _experts(c, 18)
     for box in boxes:
         c.arrow(emb, box)
     gate = c.box(6, 26, 8, 4.4, "one gate\nsoftmax", COMBINE, size=7)
