@@ -53,7 +53,7 @@ def measure(case: str, path: str) -> dict:
         )
         rows = 0
         for features, _ in ds:
-            rows += int(features["user_id"].shape[0])
+            rows += int(features["ids"].shape[0])
     seconds = time.perf_counter() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {

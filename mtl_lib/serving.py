@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import ArrayLike
 
+from mtl_lib.data.inputs import IDS, VALUES, input_names
 from mtl_lib.data.schema import Schema
 
 SIGNATURE = "serving_default"
@@ -76,13 +77,16 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
             "a model with every step's output)"
         )
     inputs = model.input if isinstance(model.input, Mapping) else {}
-    absent = [name for name in schema.feature_names if name not in inputs]
-    if absent:
-        raise ValueError(
-            f"model {model.name!r} has no input {absent[0]!r}; export it with the schema "
-            "it was built from"
-        )
+    widths = {IDS: len(schema.embedded_fields), VALUES: len(schema.numeric_names)}
+    for key in input_names(schema):
+        if key not in inputs or inputs[key].shape[-1] != widths[key]:
+            raise ValueError(
+                f"model {model.name!r} does not take the schema's {widths[key]} "
+                f"{'id' if key == IDS else 'K'} columns as input {key!r}; export it with "
+                "the schema it was built from"
+            )
     sizes = {f.name: int(f.size) for f in schema.fields if f.embedded}
+    ids, values = [f.name for f in schema.embedded_fields], list(schema.numeric_names)
     steps = schema.steps
 
     def serve(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -110,10 +114,10 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
                     )
                 )
         with tf.control_dependencies(checks):
-            model_inputs = {
-                name: tf.cast(column, tf.int32) if name in sizes else tf.identity(column)
-                for name, column in features.items()
-            }
+            # The served columns, stacked into the model's matrices (`mtl_lib.data.inputs`).
+            model_inputs = {IDS: tf.stack([tf.cast(features[n], tf.int32) for n in ids], axis=1)}
+            if values:
+                model_inputs[VALUES] = tf.stack([features[n] for n in values], axis=1)
         outputs = model(model_inputs, training=False)
         return {step: tf.reshape(outputs[step], (-1,)) for step in steps}
 

@@ -18,7 +18,6 @@ model, history = mtl.train.train_model(
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +32,10 @@ from mtl_lib.data import Schema, make_dataset
 
 DEFAULT_LEARNING_RATE = 1e-3
 PREDICT_BATCH = 8192
+STEPS_PER_EXECUTION = 32
+"""Training steps run by one call of the compiled train function. Each call from Python
+costs a fixed overhead (about as much as a small model's whole step on a CPU); running 32
+steps in one call pays it once for 32. The updates are the same, step by step."""
 
 
 def set_seed(seed: int) -> None:
@@ -51,6 +54,7 @@ def compile_model(
     *,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     loss_weights: Mapping[str, float] | None = None,
+    steps_per_execution: int | None = None,
 ) -> keras.Model:
     """Compile `model` with a loss on each named output (binary cross-entropy by default).
 
@@ -61,6 +65,10 @@ def compile_model(
         losses: Output names (each gets binary cross-entropy), or name → loss.
         learning_rate: Adam's learning rate.
         loss_weights: Optional weight per output.
+        steps_per_execution: Training steps per call of the compiled function; callbacks
+            then see a batch end every that many steps. Default: `STEPS_PER_EXECUTION`,
+            or 1 inside a `tf.distribute` strategy's scope, where Keras 3.15's multi-step
+            function fails ("You must feed a value for placeholder tensor").
 
     Returns:
         The same model, compiled.
@@ -73,10 +81,13 @@ def compile_model(
             f"no output {unknown[0]!r} in model {model.name!r}; "
             f"its outputs are {model.output_names}"
         )
+    if steps_per_execution is None:
+        steps_per_execution = 1 if tf.distribute.has_strategy() else STEPS_PER_EXECUTION
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=dict(losses),
         loss_weights=dict(loss_weights) if loss_weights else None,
+        steps_per_execution=steps_per_execution,
     )
     return model
 
@@ -94,18 +105,22 @@ def _select(dataset: tf.data.Dataset, targets: Mapping[str, str]) -> tf.data.Dat
     )
 
 
-class _RowCounter:
-    """Rows and batches of a dataset, counted as training reads them (no pass of its own).
+class _RowCounter(keras.callbacks.Callback):
+    """Rows and batches of a stream, counted as training reads them (no pass of its own).
 
     A stream from a file is counted this way rather than by reading the file once more
-    before training. Reading can run ahead of the gradient steps (prefetching; under a
-    strategy, Keras also reads a batch to build the model), so `fit` multiplies the steps
-    taken by the mean rows per batch read: exact for one device and full passes.
+    before training. An epoch that is a full pass reads every row once: the rows read
+    during the epoch are its examples. With `steps_per_epoch`, reading can run ahead of the
+    steps taken (prefetching), so the epoch's examples are its steps times the mean rows per
+    batch read: exact but for a short last batch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, steps_per_epoch: int | None) -> None:
+        super().__init__()
+        self.steps_per_epoch = steps_per_epoch
         self.rows = tf.Variable(0, dtype=tf.int64, trainable=False, name="rows_read")
         self.batches = tf.Variable(0, dtype=tf.int64, trainable=False, name="batches_read")
+        self.examples: list[float] = []
 
     def wrap(self, dataset: tf.data.Dataset) -> tf.data.Dataset:
         def count(features: dict, labels: dict) -> tuple[dict, dict]:
@@ -115,28 +130,16 @@ class _RowCounter:
 
         return dataset.map(count)
 
-    def rows_per_batch(self) -> float:
-        batches = int(self.batches.numpy())
-        return int(self.rows.numpy()) / batches if batches else 0.0
-
-
-class _StepCount(keras.callbacks.Callback):
-    """Gradient steps taken in each epoch (for a stream, whose length is unknown)."""
-
-    #: It reads no logs: Keras may run `on_train_batch_end` in a thread, without waiting.
-    async_safe = True
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.steps: list[int] = []
-        self._lock = threading.Lock()
-
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.steps.append(0)
+        self._start = int(self.rows.numpy())
 
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        with self._lock:
-            self.steps[-1] = max(self.steps[-1], batch + 1)
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if self.steps_per_epoch is None:
+            self.examples.append(float(int(self.rows.numpy()) - self._start))
+        else:
+            batches = int(self.batches.numpy())
+            per_batch = int(self.rows.numpy()) / batches if batches else 0.0
+            self.examples.append(self.steps_per_epoch * per_batch)
 
 
 class _EpochLog(keras.callbacks.Callback):
@@ -159,13 +162,19 @@ class _EpochLog(keras.callbacks.Callback):
         self.seconds.append((self._train_end or time.perf_counter()) - self._start)
         if self.validation is None:
             return
-        labels = {k: [] for k in self.outputs}
-        for _, batch in self.validation:
+        # Each batch's labels and scores come from the same read of it, so they stay paired
+        # even if the validation data are shuffled.
+        labels, scores = {k: [] for k in self.outputs}, {k: [] for k in self.outputs}
+        for features, batch in self.validation:
+            pred = self.model.predict_on_batch(features)
             for k in self.outputs:
-                labels[k].append(batch[k].numpy().ravel())
-        pred = self.model.predict(self.validation.map(lambda f, _: f), verbose=0)
+                labels[k].append(np.asarray(batch[k]).ravel())
+                scores[k].append(np.asarray(pred[k]).ravel())
         self.auc.append(
-            {f"val_{k}_auc": _auc(np.concatenate(labels[k]), pred[k].ravel()) for k in self.outputs}
+            {
+                f"val_{k}_auc": _auc(np.concatenate(labels[k]), np.concatenate(scores[k]))
+                for k in self.outputs
+            }
         )
 
 
@@ -219,20 +228,23 @@ def fit(
     sized = int(train.cardinality()) >= 0  # in memory; a stream from a file has no known size
     counter = None
     if sized:
-        # Data in memory are counted up front: the pass is cheap, and it also draws the
-        # shuffle's seed for one iteration, which every committed result depends on.
-        rows, batches = _count(train)
+        rows, batches = _count(train)  # in memory: one cheap pass (a gather per batch)
     else:
-        counter = _RowCounter()  # a stream is counted as training reads it
+        counter = _RowCounter(steps_per_epoch)  # a stream is counted as training reads it
         train = counter.wrap(train)
     if steps_per_epoch is not None:
         train = train.repeat()
+        # Keras runs whole executions of `steps_per_execution` steps on repeated data: make
+        # it divide the epoch, so that an epoch is exactly `steps_per_epoch` steps.
+        per_call = _largest_divisor(steps_per_epoch, model.steps_per_execution)
+        if per_call != model.steps_per_execution:
+            model.steps_per_execution = per_call
+            model.train_function = None  # traced anew for the new count
     validation = _select(validation, targets) if validation is not None else None
     log = _EpochLog(validation, list(targets))
     extra = list(callbacks)
-    steps = _StepCount()
     if counter is not None:
-        extra.append(steps)
+        extra.append(counter)
     if patience is not None:
         if validation is None:
             raise ValueError("early stopping (patience) needs validation data")
@@ -259,13 +271,18 @@ def fit(
         frame = frame.join(pd.DataFrame(log.auc, index=frame.index))
     frame["seconds"] = log.seconds
     if counter is not None:
-        examples = np.asarray(steps.steps, dtype=float) * counter.rows_per_batch()
+        examples = np.asarray(counter.examples)
     elif steps_per_epoch is not None:
         examples = rows * steps_per_epoch / batches  # examples seen per epoch
     else:
         examples = rows
     frame["examples_per_second"] = examples / frame["seconds"]
     return frame
+
+
+def _largest_divisor(n: int, at_most: int) -> int:
+    """The largest divisor of `n` that is at most `at_most` (1 at least)."""
+    return max(d for d in range(1, max(1, min(n, at_most)) + 1) if n % d == 0)
 
 
 def _count(dataset: tf.data.Dataset) -> tuple[int, int]:
@@ -307,6 +324,7 @@ def train_model(
     strategy: tf.distribute.Strategy | None = None,
     learning_rate: float = DEFAULT_LEARNING_RATE,
     loss_weights: Mapping[str, float] | None = None,
+    steps_per_execution: int | None = None,
     **fit_kwargs,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Build, compile and train a model, on one device or replicated by a strategy.
@@ -345,6 +363,7 @@ def train_model(
         strategy: A `tf.distribute.Strategy`, or None to train on the default device.
         learning_rate: Adam's learning rate.
         loss_weights: Optional weight per output.
+        steps_per_execution: As for `compile_model`.
         **fit_kwargs: Passed to `fit` (`validation`, `epochs`, `steps_per_epoch`, ...).
 
     Returns:
@@ -363,7 +382,13 @@ def train_model(
         _reduce_each_value(strategy)
     with scope(strategy):
         model = build()
-        compile_model(model, losses, learning_rate=learning_rate, loss_weights=loss_weights)
+        compile_model(
+            model,
+            losses,
+            learning_rate=learning_rate,
+            loss_weights=loss_weights,
+            steps_per_execution=steps_per_execution,
+        )
     history = fit(model, train, **fit_kwargs)
     return model, history
 

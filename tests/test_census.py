@@ -140,7 +140,8 @@ def test_load_census_is_seeded(cache, group1):
 def test_dataset_batches_features_and_task_labels(group1):
     features, labels = next(iter(group1.dataset("valid", batch_size=8)))
     assert set(labels) == {"income", "marital"} and tuple(labels["income"].shape) == (8, 1)
-    assert set(features) == set(group1.schema.feature_names)
+    assert set(features) == {"ids"}  # every field is an id (C or D): one matrix
+    assert tuple(features["ids"].shape) == (8, len(group1.schema.feature_names))
 
 
 def test_unseen_categories_get_id_zero(raw):

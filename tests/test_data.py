@@ -67,13 +67,20 @@ def as_numpy(dataset):
 
 
 def concat(batches, part, name):
-    return np.concatenate([batch[part][name] for batch in batches])
+    """One column over all batches: a label, or a feature's column of its kind's matrix."""
+    if part == 1:
+        return np.concatenate([batch[1][name] for batch in batches])
+    ids = [f.name for f in SCHEMA.embedded_fields]
+    key, column = ("ids", ids.index(name)) if name in ids else ("values", 0)
+    assert key == "ids" or SCHEMA.numeric_names == (name,)
+    return np.concatenate([batch[0][key][:, column] for batch in batches])
 
 
 def assert_same_batches(a, b):
     assert len(a) == len(b)
     for (fa, ya), (fb, yb) in zip(a, b, strict=True):
-        for name in SCHEMA.feature_names:
+        assert list(fa) == list(fb) == ["ids", "values"]
+        for name in fa:
             np.testing.assert_array_equal(fa[name], fb[name])
             assert fa[name].dtype == fb[name].dtype
         for step in SCHEMA.steps:
@@ -294,11 +301,12 @@ def gz_file(tmp_path):
 def test_shapes_and_dtypes(gz_file, cache):
     path, _ = gz_file
     features, labels = make_dataset(path, SCHEMA, batch_size=8, cache=cache).element_spec
-    assert list(features) == list(SCHEMA.feature_names)
+    assert list(features) == ["ids", "values"]  # one matrix per kind, fields in schema order
     assert list(labels) == list(SCHEMA.steps)
-    assert features["city"].dtype == tf.int32 and features["age"].dtype == tf.int32
-    assert features["x"].dtype == tf.float32
-    assert features["x"].shape.as_list() == [None]
+    ids = [f.name for f in SCHEMA.embedded_fields]
+    assert features["ids"].dtype == tf.int32 and features["ids"].shape.as_list() == [None, len(ids)]
+    assert features["values"].dtype == tf.float32
+    assert features["values"].shape.as_list() == [None, len(SCHEMA.numeric_names)]
     assert all(s.dtype == tf.float32 and s.shape.as_list() == [None, 1] for s in labels.values())
 
 

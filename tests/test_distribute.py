@@ -46,7 +46,7 @@ def train(schema, ds, strategy, epochs=2):
     losses = Losses()
     model, _ = mtl.train.train_model(
         lambda: mtl.models.build_esmm(schema), ds, schema.steps,
-        strategy=strategy, epochs=epochs, callbacks=[losses],
+        strategy=strategy, epochs=epochs, callbacks=[losses], steps_per_execution=1,
     )
     return model, losses.losses
 """

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import ops
 
 import mtl_lib as mtl
 from mtl_lib.data import Field, Schema
@@ -31,7 +32,7 @@ def _features(schema, rows=6, seed=0):
             out[f.name] = rng.integers(0, f.size + 1, rows).astype("int32")
         else:
             out[f.name] = rng.normal(size=rows).astype("float32")
-    return out
+    return mtl.data.to_inputs(out, schema)
 
 
 def _bce(y, p):
@@ -213,3 +214,46 @@ def test_builders_need_two_steps():
     for build in BUILDERS.values():
         with pytest.raises(ValueError, match="at least two funnel steps"):
             build(one)
+
+
+# ------------------------------------------------------------------ the fused embedding
+def test_fused_lookup_equals_one_table_per_field_in_numpy():
+    sizes = {"city": 6, "age": 4, "device": 3}
+    layer = mtl.layers.FieldEmbedding(sizes, numeric=("x", "y"), embedding_dim=3)
+    ids = np.array([[5, 0, 2], [0, 3, 1], [2, 2, 0], [5, 3, 2]], "int32")
+    values = np.array([[0.5, -1.0], [2.0, 0.0], [1.5, 3.0], [-2.0, 0.25]], "float32")
+    out = ops.convert_to_numpy(layer({"ids": ids, "values": values}))
+    table = ops.convert_to_numpy(layer.embeddings)
+    # By hand: field f's table is its own block of rows; look up each field, concatenate.
+    per_field = {}
+    start = 0
+    for name, size in sizes.items():
+        per_field[name] = table[start : start + size]
+        start += size
+    expected = np.concatenate(
+        [per_field[name][ids[:, f]] for f, name in enumerate(sizes)] + [values], axis=1
+    )
+    np.testing.assert_array_equal(out, expected)
+    for name in sizes:  # the per-field view is the same block
+        np.testing.assert_array_equal(layer.field_table(name), per_field[name])
+    assert layer.field_table("age").shape == (4, 3)
+    with pytest.raises(KeyError, match="no id field 'x'"):
+        layer.field_table("x")
+
+
+def test_fused_table_gets_one_sparse_gradient_for_every_field():
+    layer = mtl.layers.FieldEmbedding({"a": 3, "b": 5}, embedding_dim=2)
+    ids = tf.constant([[1, 4], [2, 0]], tf.int32)
+    layer({"ids": ids})
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(layer({"ids": ids}))
+    (grad,) = tape.gradient(loss, [layer.embeddings.value])
+    assert isinstance(grad, tf.IndexedSlices)  # one gather, one sparse update
+    # rows touched: a's ids 1, 2 (rows 1, 2) and b's ids 4, 0 (rows 3 + 4, 3 + 0)
+    assert sorted(grad.indices.numpy().ravel().tolist()) == [1, 2, 3, 7]
+
+
+@pytest.mark.parametrize("sizes", [{}, {"a": 0}])
+def test_field_embedding_rejects_empty_tables(sizes):
+    with pytest.raises(ValueError, match="at least one"):
+        mtl.layers.FieldEmbedding(sizes)

@@ -18,12 +18,13 @@ DENSE_DIM = 7
 
 def _features(schema, rows=6, seed=0):
     rng = np.random.default_rng(seed)
-    return {
+    columns = {
         f.name: rng.integers(0, f.size + 1, rows).astype("int32")
         if f.embedded
         else rng.normal(size=rows).astype("float32")
         for f in schema.fields
     }
+    return mtl.data.to_inputs(columns, schema)
 
 
 def _dense(rows=6, seed=0):

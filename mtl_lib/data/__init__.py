@@ -4,22 +4,28 @@
   read from `features.csv` and `vocab.json`.
 - `validate_frame`, `validate_file`: checks that name the file, column, row and value.
 - `read_frame`, `make_dataset`: a validated data frame, or batched `(features, labels)`.
+- `to_inputs`, `IDS`, `VALUES`: the models' input, one id matrix and one K-value matrix.
 """
 
+from mtl_lib.data.inputs import IDS, VALUES, input_names, to_inputs
 from mtl_lib.data.read import MEMORY_LIMIT_BYTES, make_dataset, read_frame, split_path
 from mtl_lib.data.schema import FEATURES_FILE, VOCAB_FILE, Field, Schema
 from mtl_lib.data.validate import FileReport, validate_file, validate_frame
 
 __all__ = [
     "FEATURES_FILE",
+    "IDS",
     "MEMORY_LIMIT_BYTES",
+    "VALUES",
     "VOCAB_FILE",
     "Field",
     "FileReport",
     "Schema",
+    "input_names",
     "make_dataset",
     "read_frame",
     "split_path",
+    "to_inputs",
     "validate_file",
     "validate_frame",
 ]

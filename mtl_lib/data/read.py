@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from mtl_lib.data.inputs import IDS, VALUES, to_inputs
 from mtl_lib.data.schema import Schema
 from mtl_lib.data.validate import (
     check_header,
@@ -97,9 +98,10 @@ def make_dataset(
         shuffle_buffer: Lines held in the shuffle buffer when streaming.
 
     Returns:
-        A dataset of `(features, labels)`: `features` maps each feature name to a tensor of
-        shape `(batch,)`, int32 for C/D and float32 for K; `labels` maps each step to a
-        float32 tensor of shape `(batch, 1)`.
+        A dataset of `(features, labels)`: `features` is the models' input (see
+        `mtl_lib.data.inputs`), `{"ids": (batch, C/D fields) int32}` plus
+        `"values": (batch, K fields) float32` when there are K fields, columns in schema
+        order; `labels` maps each step to a float32 tensor of shape `(batch, 1)`.
 
     Raises:
         ValueError: if validation fails (naming the file, column, row and value) or an
@@ -109,8 +111,8 @@ def make_dataset(
         >>> ds = make_dataset("data/train.csv.gz", schema, batch_size=512,
         ...                   shuffle=True, seed=0)  # doctest: +SKIP
         >>> features, labels = next(iter(ds))  # doctest: +SKIP
-        >>> labels["click"].shape  # doctest: +SKIP
-        TensorShape([512, 1])
+        >>> labels["click"].shape, features["ids"].shape  # doctest: +SKIP
+        (TensorShape([512, 1]), TensorShape([512, 25]))
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -220,34 +222,45 @@ def _from_frame(
     seed: int | None,
     drop_remainder: bool,
 ) -> tf.data.Dataset:
-    """In-memory pipeline: batches gathered from whole-split tensors, fully shuffled if asked.
+    """In-memory pipeline: batches gathered from whole-split matrices, fully shuffled if asked.
 
-    Shuffling and batching row indices, then gathering each batch at once, is an order of
-    magnitude faster than slicing examples one by one (`from_tensor_slices(...).batch`).
-    The columns are held as one row-major matrix per kind (ids, K values, labels), so a
-    batch takes three gathers rather than one per column.
+    The columns are held as one row-major matrix per kind (ids, K values, labels). Each
+    epoch draws one permutation of the row indices (one vectorised op, seeded anew at
+    every iteration from `seed`), cuts it into contiguous slices of `batch_size` and
+    gathers each batch's rows at once: a handful of ops per batch whatever the number of
+    fields, and no per-example work in the pipeline.
     """
-    ids = [f.name for f in schema.fields if f.embedded]
-    values = [f.name for f in schema.fields if not f.embedded]
+    rows = len(frame)
+    blocks = to_inputs(frame, schema)
+    labels = tf.constant(frame[list(schema.steps)].to_numpy(dtype=np.float32).reshape(rows, -1))
+    blocks = {key: tf.constant(block) for key, block in blocks.items()}
     steps = list(schema.steps)
-    blocks = [
-        tf.constant(frame[names].to_numpy(dtype=dtype).reshape(len(frame), len(names)))
-        for names, dtype in ((ids, np.int32), (values, np.float32), (steps, np.float32))
-    ]
-    order = [f.name for f in schema.fields]
 
-    def gather(rows: tf.Tensor) -> tuple[Features, Labels]:
-        id_rows, value_rows, label_rows = (tf.gather(block, rows) for block in blocks)
-        columns = dict(zip(ids, tf.unstack(id_rows, num=len(ids), axis=1), strict=True))
-        columns |= dict(zip(values, tf.unstack(value_rows, num=len(values), axis=1), strict=True))
-        labels = dict(zip(steps, tf.split(label_rows, len(steps), axis=1), strict=True))
-        return {name: columns[name] for name in order}, labels
+    def gather(index: tf.Tensor) -> tuple[Features, Labels]:
+        features = {key: tf.gather(block, index) for key, block in blocks.items()}
+        columns = tf.split(tf.gather(labels, index), len(steps), axis=1)
+        return features, dict(zip(steps, columns, strict=True))
 
-    ds = tf.data.Dataset.range(len(frame))
+    batches = rows // batch_size if drop_remainder else -(-rows // batch_size)
+    starts = tf.data.Dataset.range(0, batches * batch_size, batch_size)
     if shuffle:
-        ds = ds.shuffle(max(len(frame), 1), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        # One scalar seed per iteration (epoch), a fixed sequence for a given `seed`.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+
+        def epoch(draw: tf.Tensor) -> tf.data.Dataset:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(rows, dtype=tf.int64), seed=tf.stack([draw, tf.constant(0, tf.int64)])
+            )
+            return starts.map(lambda s: order[s : s + batch_size])
+
+        index = seeds.flat_map(epoch)
+    else:
+        index = starts.map(lambda s: tf.range(s, tf.minimum(s + batch_size, rows)))
+    if drop_remainder:  # every batch is full: say so in the static shape, as `batch` does
+        index = index.map(lambda i: tf.ensure_shape(i, (batch_size,)))
+    ds = index.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    # The number of batches is known: Keras (and `fit`) can then size an epoch without a pass.
+    ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
@@ -274,15 +287,18 @@ def _stream(
     ]
     steps = schema.steps
 
+    ids = [f.name for f in schema.embedded_fields]
+    values = list(schema.numeric_names)
+
     def decode(lines: tf.Tensor) -> tuple[Features, Labels]:
         lines = tf.boolean_mask(lines, tf.strings.length(lines) > 0)  # blank lines
         columns = dict(
             zip(names, tf.io.decode_csv(lines, defaults, select_cols=select_cols), strict=True)
         )
-        features = {
-            f.name: tf.cast(columns[f.name], tf.int32 if f.embedded else tf.float32)
-            for f in schema.fields
-        }
+        # One matrix per kind, as the in-memory path gives: stacked once, cast once.
+        features = {IDS: tf.cast(tf.stack([columns[n] for n in ids], axis=1), tf.int32)}
+        if values:
+            features[VALUES] = tf.cast(tf.stack([columns[n] for n in values], axis=1), tf.float32)
         labels = {s: tf.reshape(columns[s], (-1, 1)) for s in steps}
         if drop_inconsistent and len(steps) > 1:
             stacked = tf.stack([columns[s] for s in steps], axis=1)

@@ -5,35 +5,51 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import keras
+import numpy as np
 from keras import ops
+
+from mtl_lib.data.inputs import IDS, VALUES
 
 PACKAGE = "mtl_lib"
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class FieldEmbedding(keras.layers.Layer):
-    """One embedding table per id field, looked up and concatenated (the shared input).
+    """Every id field looked up in one fused table, concatenated (the shared input).
 
-    Every C/D field has its own table of `vocabulary_size` rows; K (numeric) fields are
-    appended as they are. One instance is shared by all the towers of a model, so every
-    task's gradient trains the same embeddings.
+    Field f owns rows `offset_f .. offset_f + vocabulary_size_f − 1` of one table of
+    `Σ_f vocabulary_size_f` rows: the embedding of id `i` of field f is row `offset_f + i`.
+    A batch is then one gather (and one sparse gradient update) for every field at once,
+    instead of one per field; `field_table(name)` gives one field's rows. K (numeric)
+    fields are appended as they are. One instance is shared by all the towers of a model,
+    so every task's gradient trains the same embeddings.
+
+    Ids must lie in `[0, vocabulary_size_f)`: `mtl_lib.data` validates files and frames,
+    and `mtl_lib.serving` checks served requests, before any id reaches this layer (an
+    id past its field's range would read the next field's rows).
 
     Args:
-        vocabulary_sizes: Field name → rows of its table (`n + 1` for ids `0..n`), in order.
-        numeric: Names of numeric (K) fields, appended after the embeddings.
+        vocabulary_sizes: Field name → rows of its table (`n + 1` for ids `0..n`), in the
+            order of the columns of `inputs["ids"]`.
+        numeric: Names of numeric (K) fields, in the order of the columns of
+            `inputs["values"]`, appended after the embeddings.
         embedding_dim: Width of every embedding.
-        embeddings_regularizer: Optional regularizer of the tables (e.g. `"l2"`).
+        embeddings_regularizer: Optional regularizer of the table (e.g. `"l2"`).
 
     Call args:
-        inputs: Dict field name → `(batch,)` int ids (C/D) or floats (K).
+        inputs: `{"ids": (batch, len(vocabulary_sizes)) int ids}`, plus
+            `"values": (batch, len(numeric))` floats when there are K fields (the form
+            `mtl_lib.data.make_dataset` yields).
 
     Returns:
         `(batch, len(vocabulary_sizes) * embedding_dim + len(numeric))` floats.
 
     Example:
         >>> layer = FieldEmbedding({"city": 301, "age": 11}, embedding_dim=4)
-        >>> layer({"city": ops.array([1, 2]), "age": ops.array([0, 3])}).shape
+        >>> layer({"ids": ops.array([[1, 0], [2, 3]])}).shape
         (2, 8)
+        >>> layer.field_table("age").shape
+        (11, 4)
     """
 
     def __init__(
@@ -47,19 +63,20 @@ class FieldEmbedding(keras.layers.Layer):
         super().__init__(**kwargs)
         if embedding_dim < 1:
             raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
-        self.vocabulary_sizes = dict(vocabulary_sizes)
+        if not vocabulary_sizes:
+            raise ValueError("FieldEmbedding needs at least one id field")
+        small = {k: v for k, v in vocabulary_sizes.items() if int(v) < 1}
+        if small:
+            name, size = next(iter(small.items()))
+            raise ValueError(f"field {name!r}: a table needs at least one row, got {size}")
+        self.vocabulary_sizes = {name: int(size) for name, size in vocabulary_sizes.items()}
         self.numeric = tuple(numeric)
         self.embedding_dim = embedding_dim
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
-        self.tables = {
-            name: keras.layers.Embedding(
-                size,
-                embedding_dim,
-                embeddings_regularizer=self.embeddings_regularizer,
-                name=f"embedding_{name}",
-            )
-            for name, size in self.vocabulary_sizes.items()
-        }
+        sizes = np.array(list(self.vocabulary_sizes.values()), dtype=np.int64)
+        #: Row of each field's id 0 in the fused table.
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype("int32")
+        self.total_rows = int(sizes.sum())
 
     @property
     def output_dim(self) -> int:
@@ -67,19 +84,35 @@ class FieldEmbedding(keras.layers.Layer):
         return len(self.vocabulary_sizes) * self.embedding_dim + len(self.numeric)
 
     def build(self, input_shape: Mapping[str, tuple]) -> None:
-        for table in self.tables.values():
-            table.build((None,))
+        self.embeddings = self.add_weight(
+            shape=(self.total_rows, self.embedding_dim),
+            initializer="uniform",  # U(−0.05, 0.05), as keras.layers.Embedding
+            regularizer=self.embeddings_regularizer,
+            name="embeddings",
+        )
 
     def call(self, inputs: Mapping[str, keras.KerasTensor]) -> keras.KerasTensor:
-        parts = [self.tables[name](inputs[name]) for name in self.vocabulary_sizes]
-        parts += [
-            ops.expand_dims(ops.cast(inputs[name], self.compute_dtype), -1) for name in self.numeric
-        ]
-        return ops.concatenate(parts, axis=-1)
+        rows = ops.cast(inputs[IDS], "int32") + self.offsets  # (batch, fields)
+        vectors = ops.take(self.embeddings, rows, axis=0)  # (batch, fields, dim): one gather
+        x = ops.reshape(vectors, (-1, len(self.vocabulary_sizes) * self.embedding_dim))
+        if self.numeric:
+            x = ops.concatenate([x, ops.cast(inputs[VALUES], self.compute_dtype)], axis=-1)
+        return x
+
+    def field_table(self, name: str) -> np.ndarray:
+        """One field's embedding rows, `(vocabulary_sizes[name], embedding_dim)`: row i is id i.
+
+        Raises:
+            KeyError: if `name` is not an id field of this layer.
+        """
+        if name not in self.vocabulary_sizes:
+            raise KeyError(f"no id field {name!r}; the fields are {list(self.vocabulary_sizes)}")
+        start = int(self.offsets[list(self.vocabulary_sizes).index(name)])
+        table = ops.convert_to_numpy(self.embeddings)
+        return table[start : start + self.vocabulary_sizes[name]]
 
     def compute_output_shape(self, input_shape: Mapping[str, tuple]) -> tuple:
-        batch = next(iter(input_shape.values()))[0]
-        return (batch, self.output_dim)
+        return (input_shape[IDS][0], self.output_dim)
 
     def get_config(self) -> dict:
         return {

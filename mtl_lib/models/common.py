@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from mtl_lib.data.inputs import IDS, VALUES
 from mtl_lib.data.schema import Schema
 from mtl_lib.layers import FieldEmbedding
 
@@ -14,15 +15,18 @@ def conditional_name(step: str, previous: str) -> str:
 
 
 def feature_inputs(schema: Schema) -> dict[str, keras.KerasTensor]:
-    """One scalar `keras.Input` per feature: int32 ids (C/D), float32 values (K).
+    """The model's inputs: one int32 id matrix, and one float32 matrix of K values if any.
 
     Returns:
-        Field name → input of shape `(batch,)`, matching `mtl_lib.data.make_dataset`.
+        `{"ids": (batch, C/D fields)}`, plus `"values": (batch, K fields)` when the schema
+        has K fields, matching `mtl_lib.data.make_dataset` and `mtl_lib.data.to_inputs`.
     """
-    return {
-        f.name: keras.Input(shape=(), dtype="int32" if f.embedded else "float32", name=f.name)
-        for f in schema.fields
-    }
+    inputs = {IDS: keras.Input(shape=(len(schema.embedded_fields),), dtype="int32", name=IDS)}
+    if schema.numeric_names:
+        inputs[VALUES] = keras.Input(
+            shape=(len(schema.numeric_names),), dtype="float32", name=VALUES
+        )
+    return inputs
 
 
 def shared_embedding(
@@ -31,7 +35,7 @@ def shared_embedding(
     embedding_dim: int,
     name: str = "shared_embedding",
 ) -> keras.KerasTensor:
-    """Embed every field with its own table and concatenate: `(batch, fields * dim)`."""
+    """Embed every id field (one fused table), append K values: `(batch, fields * dim + K)`."""
     layer = FieldEmbedding(schema.vocabulary_sizes, schema.numeric_names, embedding_dim, name=name)
     return layer(inputs)
 

@@ -1,0 +1,55 @@
+"""`mtl_lib.train`: steps per call of the train function, exact epochs, paired validation AUC."""
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+import mtl_lib as mtl
+
+ROWS, BATCH = 3000, 256  # 12 batches an epoch, not a multiple of 32
+
+
+@pytest.fixture(scope="module")
+def funnel():
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
+    return gen.schema, gen.sample(ROWS, 0), gen.sample(1000, 1)
+
+
+def trained(schema, frame, *, steps_per_execution=None, epochs=2, **fit_kwargs):
+    mtl.train.set_seed(0)
+    model = mtl.models.build_esmm(schema)
+    mtl.train.compile_model(model, schema.steps, steps_per_execution=steps_per_execution)
+    data = mtl.data.make_dataset(frame, schema, batch_size=BATCH, shuffle=True, seed=0)
+    history = mtl.train.fit(model, data, epochs=epochs, **fit_kwargs)
+    return model, history
+
+
+def test_many_steps_per_call_train_exactly_like_one(funnel):
+    schema, frame, _ = funnel
+    one, _ = trained(schema, frame, steps_per_execution=1)
+    many, _ = trained(schema, frame)  # the default: 32 steps per call
+    assert many.steps_per_execution == mtl.train.STEPS_PER_EXECUTION == 32
+    assert int(one.optimizer.iterations) == int(many.optimizer.iterations) == 2 * 12
+    for a, b in zip(one.get_weights(), many.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # bit for bit
+
+
+@pytest.mark.parametrize(("steps", "per_call"), [(7, 7), (36, 18), (37, 1)])
+def test_steps_per_epoch_is_exact_whatever_the_steps_per_call(funnel, steps, per_call):
+    schema, frame, _ = funnel
+    model, history = trained(schema, frame, steps_per_epoch=steps)
+    assert int(model.optimizer.iterations) == 2 * steps
+    assert model.steps_per_execution == per_call  # the largest divisor of steps up to 32
+    np.testing.assert_allclose(
+        history["examples_per_second"] * history["seconds"], 2 * [steps * ROWS / 12]
+    )
+
+
+def test_validation_auc_pairs_scores_with_labels_even_when_shuffled(funnel):
+    schema, frame, valid = funnel
+    shuffled = mtl.data.make_dataset(valid, schema, batch_size=100, shuffle=True, seed=5)
+    model, history = trained(schema, frame, epochs=1, validation=shuffled)
+    pred = mtl.train.predict(model, valid, schema)
+    for step in schema.steps:
+        expected = roc_auc_score(valid[step], pred[step])
+        assert history[f"val_{step}_auc"].iloc[-1] == pytest.approx(expected, abs=1e-6)
