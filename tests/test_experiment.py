@@ -23,18 +23,28 @@ def test_same_seed_same_predictions(splits):
         np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
 
 
-def test_base_trains_its_cvr_model_on_clicked_rows_only(splits):
-    result = mtl.experiment.run("base", splits, seed=0, epochs=1, batch_size=256)
+def test_base_trains_its_cvr_model_on_clicked_rows_only(splits, monkeypatch):
+    seen = {}
+    train_one = mtl.experiment._train_one
+
+    def spy(model, frame, schema, *, validation, **kwargs):
+        seen[model.name] = (frame, validation)
+        return train_one(model, frame, schema, validation=validation, **kwargs)
+
+    monkeypatch.setattr(mtl.experiment, "_train_one", spy)
+    result = mtl.experiment.run("base", splits, seed=0, epochs=1, batch_size=256, patience=1)
     assert set(result.predictions) == {"click", "purchase", "purchase_given_click"}
     np.testing.assert_allclose(
         result.predictions["purchase"],
         result.predictions["click"] * result.predictions["purchase_given_click"],
         rtol=1e-6,
     )
-    clicked = int(splits.train["click"].sum())
-    expected = (len(splits.train) + clicked) / result.examples_per_second
-    assert len(result.models) == 2
-    assert expected > 0
+    ctr_rows, ctr_valid = seen["base_click"]
+    cvr_rows, cvr_valid = seen["base_purchase_given_click"]
+    assert ctr_rows.equals(splits.train) and ctr_valid.equals(splits.valid)  # every exposure
+    clicked = splits.train[splits.train["click"] == 1]
+    assert cvr_rows.equals(clicked) and 0 < len(cvr_rows) < len(splits.train)
+    assert cvr_valid.equals(splits.valid[splits.valid["click"] == 1])
 
 
 def test_run_seeds_is_tidy(splits):

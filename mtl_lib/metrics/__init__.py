@@ -11,6 +11,7 @@ from mtl_lib.metrics.funnel import (
     evaluate_funnel,
     expected_calibration_error,
     reliability_curve,
+    spearman,
 )
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "log_loss",
     "reach_rates",
     "reliability_curve",
+    "spearman",
 ]

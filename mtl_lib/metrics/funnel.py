@@ -47,13 +47,15 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
 def reliability_curve(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Mean prediction and observed rate in equal-count bins of the prediction.
 
+    With fewer rows than `bins`, each row is a bin.
+
     Returns:
         One row per bin: `predicted` (mean prediction), `observed` (label rate), `rows`.
     """
     probs = np.asarray(probs, dtype=float).ravel()
     labels = np.asarray(labels, dtype=float).ravel()
     order = np.argsort(probs, kind="stable")
-    groups = np.array_split(order, bins)
+    groups = np.array_split(order, min(bins, len(probs)))  # no empty bin on a short split
     return pd.DataFrame(
         {
             "predicted": [probs[g].mean() for g in groups],
@@ -61,6 +63,25 @@ def reliability_curve(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> 
             "rows": [len(g) for g in groups],
         }
     )
+
+
+def spearman(predicted: np.ndarray, truth: np.ndarray) -> float:
+    """Spearman's rank correlation, NaN when either input is constant.
+
+    A constant prediction (a model that has collapsed to one value) ranks nothing: its rank
+    correlation is undefined, and is reported as NaN rather than with scipy's
+    `ConstantInputWarning`.
+
+    Example:
+        >>> spearman(np.array([0.1, 0.2, 0.3]), np.array([1.0, 3.0, 2.0]))
+        0.5
+        >>> spearman(np.array([0.2, 0.2, 0.2]), np.array([1.0, 3.0, 2.0]))
+        nan
+    """
+    predicted, truth = np.asarray(predicted, dtype=float), np.asarray(truth, dtype=float)
+    if len(predicted) < 2 or np.ptp(predicted) == 0 or np.ptp(truth) == 0:
+        return float("nan")
+    return float(stats.spearmanr(predicted, truth).statistic)
 
 
 def conditional_metrics(
@@ -78,7 +99,9 @@ def conditional_metrics(
         `conditional_auc` on the rows that reached `previous` (the ESMM paper's CVR AUC);
         with the ground truth `true_p_<step>_given_<previous>`, on the rows that did **not**
         reach it (where no label exists): `unreached_spearman`, the rank correlation with
-        the true probability, and `unreached_bias`, mean prediction minus mean truth.
+        the true probability (NaN where the prediction is constant there: a rank
+        correlation is then undefined, see `spearman`), and `unreached_bias`, mean
+        prediction minus mean truth.
     """
     conditional = np.asarray(conditional, dtype=float).ravel()
     reached = frame[previous].to_numpy() == 1
@@ -86,9 +109,7 @@ def conditional_metrics(
     truth = f"{TRUTH_PREFIX}{step}_given_{previous}"
     if truth in frame.columns and (~reached).any():
         true_cond = frame[truth].to_numpy()[~reached]
-        out["unreached_spearman"] = float(
-            stats.spearmanr(conditional[~reached], true_cond).statistic
-        )
+        out["unreached_spearman"] = spearman(conditional[~reached], true_cond)
         out["unreached_bias"] = float(conditional[~reached].mean() - true_cond.mean())
     return out
 
