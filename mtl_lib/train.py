@@ -148,6 +148,7 @@ class _EpochLog(keras.callbacks.Callback):
     def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
         super().__init__()
         self.validation, self.outputs = validation, tuple(outputs)
+        self._score: Callable | None = None
         self.seconds: list[float] = []
         self.auc: list[dict[str, float]] = []
 
@@ -163,13 +164,23 @@ class _EpochLog(keras.callbacks.Callback):
         if self.validation is None:
             return
         # Each batch's labels and scores come from the same read of it, so they stay paired
-        # even if the validation data are shuffled.
+        # even if the validation data are shuffled. One function per fit, traced once for
+        # any batch size (the last batch is shorter).
+        if self._score is None:
+            model = self.model
+            spec = tf.nest.map_structure(
+                lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype),
+                self.validation.element_spec[0],
+            )
+            self._score = tf.function(
+                lambda features: model(features, training=False), input_signature=[spec]
+            )
         labels, scores = {k: [] for k in self.outputs}, {k: [] for k in self.outputs}
         for features, batch in self.validation:
-            pred = self.model.predict_on_batch(features)
+            pred = self._score(features)
             for k in self.outputs:
-                labels[k].append(np.asarray(batch[k]).ravel())
-                scores[k].append(np.asarray(pred[k]).ravel())
+                labels[k].append(batch[k].numpy().ravel())
+                scores[k].append(pred[k].numpy().ravel())
         self.auc.append(
             {
                 f"val_{k}_auc": _auc(np.concatenate(labels[k]), np.concatenate(scores[k]))
@@ -418,6 +429,25 @@ def _reduce_each_value(strategy: tf.distribute.Strategy) -> None:
     strategy.reduce = reduce_each
 
 
+@contextlib.contextmanager
+def _one_step_per_call(model: keras.Model):
+    """Predict one batch per call of the compiled function, whatever the training setting.
+
+    Keras unrolls `steps_per_execution` prediction steps into one traced function, which
+    costs more to trace (about a second for a small model) than it saves on a split of a
+    few dozen batches.
+    """
+    saved = getattr(model, "steps_per_execution", 1)
+    if saved == 1:
+        yield
+        return
+    model.steps_per_execution, model.predict_function = 1, None
+    try:
+        yield
+    finally:
+        model.steps_per_execution, model.predict_function = saved, None
+
+
 def predict(
     model: keras.Model,
     data: pd.DataFrame | tf.data.Dataset,
@@ -442,5 +472,6 @@ def predict(
             raise ValueError("predicting on a data frame needs its schema")
         data = make_dataset(data, schema, batch_size=batch_size, validate=False)
     features = data.map(lambda f, *_: f)
-    out = model.predict(features, verbose=0)
+    with _one_step_per_call(model):
+        out = model.predict(features, verbose=0)
     return {name: (v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v) for name, v in out.items()}

@@ -53,3 +53,18 @@ def test_follows_the_skeleton(path):
     assert heads[0].startswith("# "), f"{path.name}: starts with an H1 title"
     for section in ("## Setup", "## Summary", "## Exercises"):
         assert section in heads, f"{path.name}: missing {section}"
+
+
+RUN_TIME_LIMIT_S = 180  # a class can run every notebook live on 2 CPU cores
+
+
+def test_every_notebook_runs_within_three_minutes():
+    runtimes = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
+    slow = {name: s for name, s in runtimes.items() if s > RUN_TIME_LIMIT_S}
+    assert not slow, f"notebooks over {RUN_TIME_LIMIT_S} s on 2 cores: {slow}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_the_header_states_the_run_time_limit_it_is_held_to(path):
+    header = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "**Run time**: under three minutes on 2 CPU cores" in header, path.name
