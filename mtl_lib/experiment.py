@@ -156,7 +156,8 @@ def _train_one(
     validation: pd.DataFrame | None,
     steps_per_epoch: int | None = None,
 ) -> pd.DataFrame:
-    train.compile_model(model, list(targets), learning_rate=learning_rate)
+    if not model.compiled:  # a model reused across seeds keeps its compiled functions
+        train.compile_model(model, list(targets), learning_rate=learning_rate)
     data = make_dataset(
         frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False
     )
@@ -188,6 +189,7 @@ def run(
     validation: bool = False,
     only: Sequence[str] | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    reuse: dict | None = None,
     **build_kwargs,
 ) -> RunResult:
     """Train model `name` on `splits.train` and predict `splits.test`.
@@ -215,6 +217,10 @@ def run(
             reach probabilities only where every earlier step was trained too.
         strategy: A `tf.distribute` strategy to build, compile and train under (see
             `mtl_lib.train.train_model`); None trains on the default device.
+        reuse: A dict kept across calls (as `run_seeds` does): a model of the same
+            architecture trained before is then given this seed's initial weights and a
+            fresh optimizer state instead of being built, compiled and traced anew. The
+            result is bit for bit the same; only the tracing (seconds per model) is saved.
 
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
@@ -234,7 +240,7 @@ def run(
     train.set_seed(seed)
     with train.scope(strategy):  # models built and compiled by the strategy, if any
         if name == BASE:
-            return _run_base(splits, valid, options, build_kwargs, only)
+            return _run_base(splits, valid, options, build_kwargs, only, reuse)
         if only is not None:
             raise ValueError("`only` selects BASE's models; other models train every step")
         if name not in MODELS:
@@ -242,7 +248,11 @@ def run(
         steps = schema.steps
         if name in TWO_STEP and len(steps) > 2:
             steps = (steps[0], steps[-1])
-        model = MODELS[name](schema.with_steps(steps), **build_kwargs)
+        model = _fresh(
+            reuse,
+            (name, steps, options["learning_rate"], repr(build_kwargs)),
+            lambda: MODELS[name](schema.with_steps(steps), **build_kwargs),
+        )
         history = _train_one(
             model,
             splits.train,
@@ -263,6 +273,7 @@ def _run_base(
     options: dict,
     build_kwargs: dict,
     only: Sequence[str] | None = None,
+    reuse: dict | None = None,
 ) -> RunResult:
     schema, steps = splits.schema, splits.schema.steps
     wanted = steps if only is None else tuple(only)
@@ -283,7 +294,11 @@ def _run_base(
         if t > 0:  # the CVR model of BASE: trained on the rows that reached the step before
             frame = frame[frame[steps[t - 1]] == 1]
             val = val[val[steps[t - 1]] == 1] if val is not None else None
-        model = models.build_single_task(schema, output, **build_kwargs)
+        model = _fresh(
+            reuse,
+            (BASE, _shape(schema), output, options["learning_rate"], repr(build_kwargs)),
+            partial(models.build_single_task, schema, output, **build_kwargs),
+        )
         history = _train_one(
             model,
             frame,
@@ -311,6 +326,35 @@ def _run_base(
     )
 
 
+def _shape(schema: Schema) -> tuple:
+    """What a model's weights depend on in a schema: its fields and their sizes."""
+    return tuple((f.name, f.kind, f.size) for f in schema.fields)
+
+
+def _fresh(reuse: dict | None, key: tuple, build: Callable[[], keras.Model]) -> keras.Model:
+    """A model with the current seed's initial weights: built, or reused from `reuse`.
+
+    Building is cheap; tracing a model's compiled train, test and predict functions costs
+    seconds. A model reused from an earlier seed takes the initial weights of a model just
+    built under the current seed, and its optimizer starts afresh (step 0, zero moments),
+    so it trains exactly as the newly built model would, with the functions already traced.
+    """
+    model = build()
+    if reuse is None:
+        return model
+    kept = reuse.get(key)
+    if kept is None or not kept.compiled:
+        reuse[key] = model
+        return model
+    kept.set_weights(model.get_weights())
+    optimizer = kept.optimizer
+    learning_rate = optimizer._learning_rate  # a variable of the optimizer, kept as it is
+    for variable in optimizer.variables:
+        if variable is not learning_rate:
+            variable.assign(tf.zeros(variable.shape, variable.dtype))
+    return kept
+
+
 def _throughput(history: pd.DataFrame) -> float:
     """Examples per second of the last epoch (the first one also pays for tracing)."""
     return float(history["examples_per_second"].iloc[-1])
@@ -322,6 +366,7 @@ def run_seeds(
     seeds: Sequence[int] = (0, 1, 2),
     *,
     keep: bool = False,
+    reuse: dict | None = None,
     **kwargs,
 ) -> pd.DataFrame | tuple[pd.DataFrame, list[RunResult]]:
     """Run every model with every seed; return one tidy row per (model, seed, step).
@@ -331,7 +376,14 @@ def run_seeds(
         splits: The data.
         seeds: One run per seed.
         keep: Also return the `RunResult`s (predictions, histories, models).
+        reuse: The dict of traced models to reuse (see `run`); pass the same dict to
+            several calls to share them across calls too. Default: a new one per call.
         **kwargs: Passed to `run` for every model (epochs, batch size, builder arguments).
+
+    Each architecture is built, compiled and traced once: its later seeds reuse the model
+    with their own initial weights (see `run`'s `reuse`), which gives the same numbers.
+    The kept results of one architecture therefore share their `models`, which hold the
+    last seed's weights; predictions, histories and metrics are each seed's own.
 
     Returns:
         A frame with columns `model`, `seed`, `step`, the metrics of `evaluate_funnel`,
@@ -341,9 +393,10 @@ def run_seeds(
     if not isinstance(names, Mapping):
         names = {name: {} for name in names}
     tables, results = [], []
+    reuse = {} if reuse is None else reuse
     for name, own in names.items():
         for seed in seeds:
-            result = run(name, splits, seed=seed, **kwargs, **own)
+            result = run(name, splits, seed=seed, reuse=reuse, **kwargs, **own)
             table = result.evaluate(splits).reset_index()
             table.insert(0, "seed", seed)
             table.insert(0, "model", name)

@@ -441,11 +441,14 @@ def _one_step_per_call(model: keras.Model):
     if saved == 1:
         yield
         return
-    model.steps_per_execution, model.predict_function = 1, None
+    trained_fn = model.predict_function
+    model.steps_per_execution = 1
+    model.predict_function = getattr(model, "_one_step_predict_function", None)
     try:
         yield
     finally:
-        model.steps_per_execution, model.predict_function = saved, None
+        model._one_step_predict_function = model.predict_function  # traced once per model
+        model.steps_per_execution, model.predict_function = saved, trained_fn
 
 
 def predict(

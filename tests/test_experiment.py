@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mtl_lib as mtl
@@ -167,3 +168,19 @@ def test_registered_sizes_are_comparable_on_the_shipped_funnel():
 def test_evaluate_needs_a_step(splits):
     with pytest.raises(ValueError, match="none of the steps"):
         mtl.metrics.evaluate_funnel({"x": np.zeros(3)}, splits.test, splits.schema)
+
+
+@pytest.mark.parametrize("name", ["esmm", "base"])
+def test_run_seeds_reuses_one_traced_model_and_gives_the_fresh_runs_numbers(splits, name):
+    kwargs = {"epochs": 2, "patience": 1, "batch_size": 512}
+    _, reused = mtl.experiment.run_seeds([name], splits, seeds=[3, 4], keep=True, **kwargs)
+    assert all(a is b for a, b in zip(reused[0].models, reused[1].models, strict=True))
+    for result in reused:
+        fresh = mtl.experiment.run(name, splits, seed=result.seed, **kwargs)
+        assert fresh.predictions.keys() == result.predictions.keys()
+        for key in fresh.predictions:
+            np.testing.assert_array_equal(fresh.predictions[key], result.predictions[key])
+        pd.testing.assert_frame_equal(
+            fresh.history.drop(columns=fresh.history.filter(like="second").columns),
+            result.history.drop(columns=result.history.filter(like="second").columns),
+        )
