@@ -148,7 +148,6 @@ class _EpochLog(keras.callbacks.Callback):
     def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
         super().__init__()
         self.validation, self.outputs = validation, tuple(outputs)
-        self._score: Callable | None = None
         self.seconds: list[float] = []
         self.auc: list[dict[str, float]] = []
 
@@ -166,18 +165,10 @@ class _EpochLog(keras.callbacks.Callback):
         # Each batch's labels and scores come from the same read of it, so they stay paired
         # even if the validation data are shuffled. One function per fit, traced once for
         # any batch size (the last batch is shorter).
-        if self._score is None:
-            model = self.model
-            spec = tf.nest.map_structure(
-                lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype),
-                self.validation.element_spec[0],
-            )
-            self._score = tf.function(
-                lambda features: model(features, training=False), input_signature=[spec]
-            )
+        score = _validation_scorer(self.model, self.validation.element_spec[0])
         labels, scores = {k: [] for k in self.outputs}, {k: [] for k in self.outputs}
         for features, batch in self.validation:
-            pred = self._score(features)
+            pred = score(features)
             for k in self.outputs:
                 labels[k].append(batch[k].numpy().ravel())
                 scores[k].append(pred[k].numpy().ravel())
@@ -187,6 +178,34 @@ class _EpochLog(keras.callbacks.Callback):
                 for k in self.outputs
             }
         )
+
+
+def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
+    """The model's forward pass as a function traced once per model, for any batch size.
+
+    Kept on the model, so a model reused across seeds (`mtl_lib.experiment.run_seeds`) is
+    not traced again. TensorFlow warns about "frequent retracing" when many models each
+    trace their own copy of one function; here that is by design, so the warning is muted
+    while the function traces.
+    """
+    score = getattr(model, "_validation_score_function", None)
+    if score is None:
+        spec = tf.nest.map_structure(lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype), spec)
+        traced = tf.function(
+            lambda features: model(features, training=False), input_signature=[spec]
+        )
+        logger = tf.get_logger()
+
+        def score(features: dict) -> dict:
+            level = logger.level
+            logger.setLevel("ERROR")
+            try:
+                return traced(features)
+            finally:
+                logger.setLevel(level)
+
+        model._validation_score_function = score
+    return score
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
