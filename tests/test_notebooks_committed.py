@@ -56,15 +56,36 @@ def test_follows_the_skeleton(path):
 
 
 RUN_TIME_LIMIT_S = 180  # a class can run every notebook live on 2 CPU cores
+RUNTIMES = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
+#: Notebooks known to be over the limit, and why: each must fail the limit (strict xfail),
+#: so that one brought under it is noticed and taken off this list.
+OVER_THE_LIMIT = {
+    "08_compare_all.ipynb": "40 model instances; about 70 s of Keras tracing and 240 s of "
+    "training at 3 epochs on 200,000 rows (issue 10's closing note)",
+}
+STANDARD_RUN_TIME = "**Run time**: under three minutes on 2 CPU cores"
 
 
-def test_every_notebook_runs_within_three_minutes():
-    runtimes = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
-    slow = {name: s for name, s in runtimes.items() if s > RUN_TIME_LIMIT_S}
-    assert not slow, f"notebooks over {RUN_TIME_LIMIT_S} s on 2 cores: {slow}"
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=OVER_THE_LIMIT[p.name]))
+        if p.name in OVER_THE_LIMIT
+        else p.name
+        for p in NOTEBOOKS
+    ],
+)
+def test_runs_within_three_minutes_on_two_cores(name):
+    assert RUNTIMES[name] <= RUN_TIME_LIMIT_S, f"{name}: {RUNTIMES[name]} s"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_the_header_states_the_run_time_limit_it_is_held_to(path):
+def test_the_header_states_a_run_time_that_holds(path):
     header = "".join(json.loads(path.read_text())["cells"][0]["source"])
-    assert "**Run time**: under three minutes on 2 CPU cores" in header, path.name
+    if path.name in OVER_THE_LIMIT:
+        assert "**Run time**: about" in header and STANDARD_RUN_TIME not in header
+        minutes = round(RUNTIMES[path.name] / 60)
+        words = {4: "four", 5: "five", 6: "six", 7: "seven"}[minutes]
+        assert f"**Run time**: about {words} minutes on 2 CPU cores" in header, path.name
+    else:
+        assert STANDARD_RUN_TIME in header, path.name
