@@ -163,8 +163,8 @@ class _EpochLog(keras.callbacks.Callback):
         if self.validation is None:
             return
         # Each batch's labels and scores come from the same read of it, so they stay paired
-        # even if the validation data are shuffled. One function per fit, traced once for
-        # any batch size (the last batch is shorter).
+        # even if the validation data are shuffled. The forward pass is traced once per
+        # model and input structure, for any batch size (see `_validation_scorer`).
         score = _validation_scorer(self.model, self.validation.element_spec[0])
         labels, scores = {k: [] for k in self.outputs}, {k: [] for k in self.outputs}
         for features, batch in self.validation:
@@ -181,16 +181,19 @@ class _EpochLog(keras.callbacks.Callback):
 
 
 def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
-    """The model's forward pass as a function traced once per model, for any batch size.
+    """The model's forward pass as a function traced once per model and input structure.
 
-    Kept on the model, so a model reused across seeds (`mtl_lib.experiment.run_seeds`) is
-    not traced again. TensorFlow warns about "frequent retracing" when many models each
-    trace their own copy of one function; here that is by design, so the warning is muted
-    while the function traces.
+    Any batch size takes the same trace. Kept on the model, so a model reused across seeds
+    (`mtl_lib.experiment.run_seeds`) is not traced again. TensorFlow warns about "frequent
+    retracing" when many models each trace their own copy of one function; here that is by
+    design, so the warning is muted while the function traces.
     """
-    score = getattr(model, "_validation_score_function", None)
-    if score is None:
-        spec = tf.nest.map_structure(lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype), spec)
+    scorers = getattr(model, "_validation_score_functions", None)
+    if scorers is None:
+        scorers = model._validation_score_functions = {}
+    spec = tf.nest.map_structure(lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype), spec)
+    key = repr(spec)
+    if key not in scorers:
         traced = tf.function(
             lambda features: model(features, training=False), input_signature=[spec]
         )
@@ -204,8 +207,8 @@ def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
             finally:
                 logger.setLevel(level)
 
-        model._validation_score_function = score
-    return score
+        scorers[key] = score
+    return scorers[key]
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
