@@ -250,7 +250,7 @@ def run(
             steps = (steps[0], steps[-1])
         model = _fresh(
             reuse,
-            (name, steps, options["learning_rate"], repr(build_kwargs)),
+            (name, _shape(schema), steps, options["learning_rate"], repr(build_kwargs)),
             lambda: MODELS[name](schema.with_steps(steps), **build_kwargs),
         )
         history = _train_one(

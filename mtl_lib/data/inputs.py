@@ -57,17 +57,14 @@ def to_inputs(
     missing = [name for name in schema.feature_names if name not in columns]
     if missing:
         raise ValueError(f"no column {missing[0]!r} among the features given")
-    rows = len(columns[schema.feature_names[0]])
     ids = [f.name for f in schema.embedded_fields]
-    inputs = {IDS: _stack(columns, ids, np.int32, rows)}
+    inputs = {IDS: _stack(columns, ids, np.int32)}
     if schema.numeric_names:
-        inputs[VALUES] = _stack(columns, schema.numeric_names, np.float32, rows)
+        inputs[VALUES] = _stack(columns, schema.numeric_names, np.float32)
     return inputs
 
 
-def _stack(columns, names, dtype, rows: int) -> np.ndarray:
+def _stack(columns, names, dtype) -> np.ndarray:
     if isinstance(columns, pd.DataFrame):
-        return columns[list(names)].to_numpy(dtype=dtype).reshape(rows, len(names))
-    return np.stack([np.asarray(columns[n], dtype=dtype) for n in names], axis=1).reshape(
-        rows, len(names)
-    )
+        return columns[list(names)].to_numpy(dtype=dtype)
+    return np.stack([np.asarray(columns[n], dtype=dtype) for n in names], axis=1)

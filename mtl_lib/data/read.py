@@ -232,9 +232,9 @@ def _from_frame(
     """
     rows = len(frame)
     blocks = to_inputs(frame, schema)
-    labels = tf.constant(frame[list(schema.steps)].to_numpy(dtype=np.float32).reshape(rows, -1))
-    blocks = {key: tf.constant(block) for key, block in blocks.items()}
     steps = list(schema.steps)
+    labels = tf.constant(frame[steps].to_numpy(dtype=np.float32).reshape(rows, len(steps)))
+    blocks = {key: tf.constant(block) for key, block in blocks.items()}
 
     def gather(index: tf.Tensor) -> tuple[Features, Labels]:
         features = {key: tf.gather(block, index) for key, block in blocks.items()}
