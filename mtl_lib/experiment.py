@@ -53,6 +53,11 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
         tower_units=(16,),
     ),
 }
+#: The one training budget of every comparison (notebooks 02–04, 06 and 08): Adam at this
+#: learning rate, batches of this size, and early stopping on the validation loss with this
+#: patience, keeping the best epoch. `epochs` is only a safety cap: a comparison asserts
+#: that every run was ended by early stopping (`RunResult.converged`), never by the cap.
+BUDGET: dict = {"epochs": 30, "patience": 2, "batch_size": 2048, "learning_rate": 2e-3}
 #: "base" is not a single model: one per step, each on the rows that reached the step before.
 BASE = "base"
 #: Models of two steps: on a longer funnel they learn its first and last step (exposure →
@@ -136,6 +141,13 @@ class RunResult:
     params: int
     examples_per_second: float
     models: list[keras.Model]
+    epochs: int = 0
+    best_epoch: int | None = None
+    converged: bool | None = None
+    """Whether early stopping ended training (every model's last `patience` epochs did
+    not improve its validation loss) rather than the epoch cap; None without early
+    stopping. `epochs` is the number trained, `best_epoch` the one kept (BASE: the
+    largest of its models')."""
 
     def evaluate(self, splits: Splits) -> pd.DataFrame:
         """`mtl_lib.metrics.evaluate_funnel` of the test predictions."""
@@ -263,8 +275,25 @@ def run(
         )
     predictions = train.predict(model, splits.test, schema)
     return RunResult(
-        name, seed, predictions, history, model.count_params(), _throughput(history), [model]
+        name,
+        seed,
+        predictions,
+        history,
+        model.count_params(),
+        _throughput(history),
+        [model],
+        *_stopping([history], patience),
     )
+
+
+def _stopping(histories: Sequence[pd.DataFrame], patience: int | None) -> tuple:
+    """(epochs trained, best epoch, converged) over one run's models (see `RunResult`)."""
+    epochs = max(len(h) for h in histories)
+    if patience is None:
+        return epochs, None, None
+    best = [int(h["val_loss"].idxmin()) for h in histories]
+    converged = all(b <= len(h) - patience for b, h in zip(best, histories, strict=True))
+    return epochs, max(best), converged
 
 
 def _run_base(
@@ -319,10 +348,18 @@ def _run_base(
             reach = cond if reach is None else reach * cond
             predictions[step] = reach
         fitted.append(model)
+    own = [h.rename(columns=lambda c: c.split("/", 1)[1]) for h in histories]
     history = pd.concat(histories, axis=1)
     params = sum(m.count_params() for m in fitted)
     return RunResult(
-        BASE, options["seed"], predictions, history, params, examples / seconds, fitted
+        BASE,
+        options["seed"],
+        predictions,
+        history,
+        params,
+        examples / seconds,
+        fitted,
+        *_stopping(own, options["patience"]),
     )
 
 
@@ -387,7 +424,8 @@ def run_seeds(
 
     Returns:
         A frame with columns `model`, `seed`, `step`, the metrics of `evaluate_funnel`,
-        `params` and `examples_per_second`; with `keep`, also the list of results. A
+        `params`, `examples_per_second`, and `epochs`, `best_epoch` and `converged` (see
+        `RunResult`); with `keep`, also the list of results. A
         two-step model on a longer funnel has rows for its two steps only.
     """
     if not isinstance(names, Mapping):
@@ -402,6 +440,9 @@ def run_seeds(
             table.insert(0, "model", name)
             table["params"] = result.params
             table["examples_per_second"] = result.examples_per_second
+            table["epochs"] = result.epochs
+            table["best_epoch"] = result.best_epoch
+            table["converged"] = result.converged
             tables.append(table)
             if keep:
                 results.append(result)

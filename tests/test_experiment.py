@@ -105,6 +105,22 @@ def test_early_stopping_keeps_the_best_epoch(splits):
     result = mtl.experiment.run("esmm", splits, seed=0, epochs=6, patience=1, batch_size=256)
     losses = result.history["val_loss"].to_numpy()
     assert losses.argmin() >= len(losses) - 2  # stopped one epoch after the best
+    assert result.epochs == len(losses) and result.best_epoch == losses.argmin() + 1
+
+
+@pytest.mark.parametrize("name", ["esmm", "base"])
+def test_a_run_knows_whether_early_stopping_or_the_cap_ended_it(splits, name):
+    capped = mtl.experiment.run(name, splits, seed=0, epochs=1, patience=1, batch_size=256)
+    assert capped.epochs == 1 and capped.converged is False  # no epoch after the best
+    free = mtl.experiment.run(name, splits, seed=0, epochs=40, patience=1, batch_size=256)
+    assert free.converged is True and free.epochs < 40
+    assert free.best_epoch == free.epochs - 1 or name == "base"  # BASE: its latest model's
+    table = mtl.experiment.run_seeds(
+        [name], splits, seeds=[0], epochs=1, patience=1, batch_size=256
+    )
+    assert not table["converged"].any() and (table["epochs"] == 1).all()
+    plain = mtl.experiment.run(name, splits, seed=0, epochs=1, batch_size=256)
+    assert plain.converged is None and plain.best_epoch is None
 
 
 @pytest.fixture(scope="module")

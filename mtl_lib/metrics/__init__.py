@@ -4,6 +4,7 @@ Every function takes arrays or a frame holding the full evaluation split, so an 
 AUC of the split, not a mean of per-batch AUCs.
 """
 
+from mtl_lib.metrics.compare import Interval, compare, paired_interval, ties_with_best
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
 from mtl_lib.metrics.funnel import (
     conditional_metrics,
@@ -15,14 +16,18 @@ from mtl_lib.metrics.funnel import (
 )
 
 __all__ = [
+    "Interval",
     "auc",
     "bayes_ceiling",
+    "compare",
     "conditional_metrics",
     "conditional_prediction",
     "evaluate_funnel",
     "expected_calibration_error",
     "log_loss",
+    "paired_interval",
     "reach_rates",
     "reliability_curve",
     "spearman",
+    "ties_with_best",
 ]

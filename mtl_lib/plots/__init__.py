@@ -8,6 +8,7 @@ from mtl_lib.plots.data import plot_coverage, plot_densities, plot_funnel, plot_
 from mtl_lib.plots.evaluation import (
     plot_against_truth,
     plot_boxes,
+    plot_differences,
     plot_heatmap,
     plot_history,
     plot_metric_bars,
@@ -25,6 +26,7 @@ __all__ = [
     "plot_coverage",
     "plot_curve_and_points",
     "plot_densities",
+    "plot_differences",
     "plot_funnel",
     "plot_gates",
     "plot_heatmap",

@@ -304,3 +304,43 @@ def plot_boxes(
     ax.set_xticks(range(1, len(data) + 1), list(samples), rotation=0, fontsize=8)
     ax.set_ylabel(ylabel)
     return ax
+
+
+#: Verdict → colour in `plot_differences`: ahead, tied, behind.
+VERDICT_COLORS = {"ahead": "#009E73", "tied": "#999999", "behind": "#D55E00"}
+
+
+def plot_differences(
+    differences: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    models: Sequence[str] | None = None,
+    xlabel: str = "difference",
+) -> Axes:
+    """The significance rule as a picture: one paired interval per model, zero marked.
+
+    An interval that crosses the dotted zero line is a tie; green is ahead of the
+    reference, orange behind (`mtl_lib.metrics.compare`).
+
+    Args:
+        differences: Rows of one step from `mtl_lib.metrics.compare`: columns `model`,
+            `difference`, `low`, `high` and `verdict`.
+        ax: Where to draw.
+        models: Which models, top to bottom (default: all, in order of appearance).
+        xlabel: What the difference is (e.g. "AUC − v2 chain's").
+    """
+    ax = axes_or_new(ax)
+    rows = differences.set_index("model")
+    models = [m for m in (models or rows.index) if m in rows.index]
+    for i, model in enumerate(models):
+        row = rows.loc[model]
+        y = len(models) - 1 - i
+        color = VERDICT_COLORS[row["verdict"]]
+        ax.plot([row["low"], row["high"]], [y, y], color=color, lw=2.5, solid_capstyle="butt")
+        ax.plot(row["difference"], y, "o", color=color, ms=5)
+    ax.axvline(0.0, color="black", ls=":", lw=1)
+    ax.set_yticks(range(len(models)), models[::-1], fontsize=8)
+    ax.set_ylim(-0.7, len(models) - 0.3)
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="y", alpha=0.0)
+    return ax
