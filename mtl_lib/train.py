@@ -339,12 +339,18 @@ def scope(strategy: tf.distribute.Strategy | None) -> contextlib.AbstractContext
 
     Raises:
         TypeError: if `strategy` is neither None nor a `tf.distribute.Strategy`.
+        NotImplementedError: for a `ParameterServerStrategy` (see `train_model`).
     """
     if strategy is None:
         return contextlib.nullcontext()
     if not isinstance(strategy, tf.distribute.Strategy):
         raise TypeError(
             f"strategy must be a tf.distribute.Strategy or None, got {type(strategy).__name__}"
+        )
+    if isinstance(strategy, tf.distribute.ParameterServerStrategy):
+        raise NotImplementedError(
+            "ParameterServerStrategy is not supported: Keras 3's fit has no parameter-server "
+            "training path; use MirroredStrategy or MultiWorkerMirroredStrategy"
         )
     return strategy.scope()
 
@@ -377,16 +383,11 @@ def train_model(
       TensorFlow calls. Each worker reads its own shard of the data (by file when the data
       are several files, else every worker reads everything and keeps its share of the
       batches); worker 0 (the chief) should write checkpoints and exports.
-    - `tf.distribute.ParameterServerStrategy(resolver)`: for embedding tables too large
-      for one machine's memory. Variables are split across parameter-server tasks
-      (`variable_partitioner=tf.distribute.experimental.partitioners.
-      MinSizePartitioner(...)`) and workers fetch only the rows they need. Training is
-      asynchronous (workers do not wait for each other: faster with slow or failing
-      workers, but gradients may be computed on stale weights, so results are not
-      reproducible and a large learning rate can diverge), a coordinator process
-      dispatches steps, and Keras needs `steps_per_epoch` and a dataset function. Prefer the
-      mirrored strategies while the tables fit in each worker's memory: synchronous,
-      reproducible, and the same code as on one device.
+    - Not `tf.distribute.ParameterServerStrategy`: Keras 3's `fit` has no
+      parameter-server training path (Keras 2's coordinator-driven `fit` is gone), so
+      `scope` refuses it with a clear error rather than fail deep inside Keras. Embedding
+      tables larger than one machine's memory need a custom training loop or a sharded
+      embedding library; they are outside this project.
 
     Args:
         build: Makes the uncompiled model, e.g. `lambda: build_esmm(schema)`; called under

@@ -166,3 +166,10 @@ def test_experiment_runs_under_a_strategy():
     # Close, not equal: Keras distributes a copy of the dataset, whose shuffle starts afresh.
     for key in plain.predictions:
         np.testing.assert_allclose(scoped.predictions[key], plain.predictions[key], atol=0.01)
+
+
+def test_parameter_server_strategy_is_refused_with_a_reason():
+    # Keras 3's fit has no parameter-server path; an instance without a cluster suffices
+    strategy = object.__new__(tf.distribute.ParameterServerStrategy)
+    with pytest.raises(NotImplementedError, match="ParameterServerStrategy is not supported"):
+        mtl.train.scope(strategy)
