@@ -102,3 +102,24 @@ def test_plot_differences_marks_every_interval():
     ax = mtl.plots.plot_differences(frame[frame["step"] == "click"], models=["a", "c"])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["c", "a"]  # bottom to top
     assert len(ax.lines) == 2 * 2 + 1  # an interval and a dot per model, the zero line
+
+
+def test_interval_text():
+    frame = pd.DataFrame(
+        {"difference": [0.01962], "low": [0.01241], "high": [0.02687], "verdict": ["ahead"]}
+    )
+    assert mtl.metrics.interval_text(frame).tolist() == ["+0.0196 [+0.0124, +0.0269] ahead"]
+
+
+def test_rank_by_rule_shares_a_rank_between_ties():
+    table = _table()
+    ranks = mtl.metrics.rank_by_rule(table, "auc")
+    assert list(ranks.columns) == ["click", "buy"] or list(ranks.columns) == ["buy", "click"]
+    for step in ("click", "buy"):
+        wide = table[table["step"] == step].pivot(index="seed", columns="model", values="auc")
+        # a is ahead of b by exactly 0.01 on every seed: a zero-width interval
+        assert ranks.loc["a", step] == 1 and ranks.loc["b", step] == 2 + (
+            paired_interval(wide["c"], wide["b"]).verdict == "ahead"
+        )
+        c_rank = 1 + sum(paired_interval(wide[m], wide["c"]).verdict == "ahead" for m in "ab")
+        assert ranks.loc["c", step] == c_rank

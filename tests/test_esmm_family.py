@@ -75,7 +75,7 @@ def test_esmm_loss_is_the_papers_formula():
     assert loss == pytest.approx(expected, rel=1e-5)
 
 
-def test_chain_is_a_product_of_conditionals_and_monotone():
+def test_chain_is_a_product_of_conditionals():
     model = mtl.models.build_esmm_chain(SCHEMA4)
     out = model(_features(SCHEMA4, rows=50))
     steps = SCHEMA4.steps
@@ -83,7 +83,7 @@ def test_chain_is_a_product_of_conditionals_and_monotone():
     for prev, step in itertools.pairwise(steps):
         reach = reach * np.asarray(out[f"{step}_given_{prev}"])
         np.testing.assert_allclose(out[step], reach, rtol=1e-5)
-        assert np.all(np.asarray(out[step]) <= np.asarray(out[prev]) + 1e-7)
+    # Monotone along the funnel follows: every conditional is a sigmoid, in (0, 1).
 
 
 def test_order_violation_by_hand():
@@ -115,24 +115,42 @@ def test_penalty_enters_the_training_loss():
     y = {s: np.zeros((16, 1), "float32") for s in SCHEMA4.steps}
     out = model.predict(x, verbose=0)
     bce = sum(_bce(y[s], out[s]) for s in SCHEMA4.steps)
-    penalty = 3.0 * float(order_violation([out[s].reshape(-1, 1) for s in SCHEMA4.steps]))
+    # α · Σ_{t≥2} mean(max(ŷ_t − ŷ_{t−1}, 0)) in NumPy, not with the layer's own function
+    penalty = 3.0 * sum(
+        np.maximum(out[later] - out[earlier], 0).mean()
+        for earlier, later in itertools.pairwise(SCHEMA4.steps)
+    )
     loss = model.evaluate(x, y, verbose=0, return_dict=True)["loss"]
     assert loss == pytest.approx(bce + penalty, rel=1e-4)
 
 
-def test_ait_attention_matches_numpy():
-    layer = AdaptiveInformationTransfer(units=3)
+def _ait_numpy(layer, p, q):
+    """AdaptiveInformationTransfer in NumPy from the layer's weights: (z, weights)."""
+    u = np.stack([p, q], axis=1).astype("float64")  # (batch, 2, d)
+    h1, h2, h3 = (
+        u @ np.asarray(d.kernel) + (np.asarray(d.bias) if d.use_bias else 0.0)
+        for d in (layer.h1, layer.h2, layer.h3)
+    )
+    scores = (h2 * h3).sum(-1) / np.sqrt(layer.units)
+    weights = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
+    return (weights[..., None] * h1).sum(1), weights
+
+
+@pytest.mark.parametrize("use_bias", [False, True])
+def test_ait_attention_matches_numpy(use_bias):
+    layer = AdaptiveInformationTransfer(units=3, use_bias=use_bias)
     rng = np.random.default_rng(1)
     p, q = rng.normal(size=(4, 5)).astype("float32"), rng.normal(size=(4, 5)).astype("float32")
+    if use_bias:  # Dense starts its bias at zero: make it matter
+        layer.build([p.shape, q.shape])
+        for dense in (layer.h1, layer.h2, layer.h3):
+            dense.bias.assign(rng.normal(size=3).astype("float32"))
     z, w = layer([p, q])
-    (w1, b1), (w2, b2), (w3, b3) = (d.get_weights() for d in (layer.h1, layer.h2, layer.h3))
-    u = np.stack([p, q], axis=1)
-    h1, h2, h3 = u @ w1 + b1, u @ w2 + b2, u @ w3 + b3
-    scores = (h2 * h3).sum(-1) / np.sqrt(3)
-    weights = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
-    np.testing.assert_allclose(w, weights, rtol=1e-5)
-    np.testing.assert_allclose(z, (weights[..., None] * h1).sum(1), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(w).sum(1), 1.0, rtol=1e-6)
+    for dense in (layer.h1, layer.h2, layer.h3):  # the authors' h1..h3 have no bias
+        assert len(dense.weights) == (2 if use_bias else 1)
+    z_np, w_np = _ait_numpy(layer, p, q)
+    np.testing.assert_allclose(w, w_np, rtol=1e-5)
+    np.testing.assert_allclose(z, z_np, rtol=1e-5, atol=1e-6)
 
 
 def test_aitm_outputs_attention_per_later_step():
@@ -143,6 +161,92 @@ def test_aitm_outputs_attention_per_later_step():
     assert "click_attention" not in out
     with pytest.raises(ValueError, match="transfer_units must end in k"):
         mtl.models.build_aitm(SCHEMA4, transfer_units=(8, 4))
+
+
+def _ait_layers(model):
+    return [layer for layer in model.layers if isinstance(layer, AdaptiveInformationTransfer)]
+
+
+def _ait_inputs_and_outputs(model, x):
+    """Per step t ≥ 2: p_{t−1} (transfer output), q_t (tower), z_t (head input), weights."""
+    steps = SCHEMA4.steps
+    probe = keras.Model(
+        model.input,
+        {
+            step: (
+                model.get_layer(f"{prev}_transfer").output,
+                model.get_layer(f"{step}_tower").output,
+                model.get_layer(f"{step}_head").input,
+                model.get_layer(f"{step}_attention").output,
+            )
+            for prev, step in itertools.pairwise(steps)
+        },
+    )
+    return {step: [np.asarray(a) for a in v] for step, v in probe(x).items()}
+
+
+@pytest.mark.parametrize("attention", ["shared", "per_step"])
+def test_aitm_attention_forms_train_and_round_trip(attention, tmp_path):
+    model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4), attention=attention)
+    expected = ["ait"] if attention == "shared" else [f"{s}_ait" for s in SCHEMA4.steps[1:]]
+    assert [layer.name for layer in _ait_layers(model)] == expected
+    mtl.train.compile_model(model, SCHEMA4.steps, learning_rate=0.05)
+    x = _features(SCHEMA4, rows=32)
+    rng = np.random.default_rng(3)
+    y = {s: rng.integers(0, 2, (32, 1)).astype("float32") for s in SCHEMA4.steps}
+    before = [np.asarray(w).copy() for w in _ait_layers(model)[0].h1.weights]
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    after = _ait_layers(model)[0].h1.weights
+    assert not np.allclose(before[0], np.asarray(after[0]))  # the step reached the unit
+    predicted = model.predict(x, verbose=0)
+    model.save(tmp_path / "aitm.keras")
+    loaded = keras.saving.load_model(tmp_path / "aitm.keras")
+    assert [layer.name for layer in _ait_layers(loaded)] == expected
+    assert not any(d.use_bias for u in _ait_layers(loaded) for d in (u.h1, u.h2, u.h3))
+    again = loaded.predict(x, verbose=0)
+    assert set(again) == set(predicted)
+    for key in predicted:
+        np.testing.assert_allclose(again[key], predicted[key], rtol=1e-6, atol=1e-7)
+
+
+def test_shared_aitm_uses_one_bias_free_unit_at_every_step():
+    model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4))
+    (ait,) = _ait_layers(model)
+    assert ait.name == "ait" and model.get_layer("ait") is ait
+    for dense in (ait.h1, ait.h2, ait.h3):
+        assert not dense.use_bias and [w.name for w in dense.weights] == ["kernel"]
+    x = _features(SCHEMA4, rows=10)
+    # z_t and the weights of every step t ≥ 2 are this one unit applied to (p_{t−1}, q_t)
+    for step, (p, q, z, weights) in _ait_inputs_and_outputs(model, x).items():
+        z_np, w_np = _ait_numpy(ait, p, q)
+        np.testing.assert_allclose(z, z_np, rtol=1e-5, atol=1e-6, err_msg=step)
+        np.testing.assert_allclose(weights, w_np, rtol=1e-5, atol=1e-6, err_msg=step)
+    # and perturbing its h1 moves every step after the first, never the first
+    out = model.predict(x, verbose=0)
+    ait.h1.kernel.assign(ait.h1.kernel + 0.5)
+    moved = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(moved["click"], out["click"])
+    for step in SCHEMA4.steps[1:]:
+        assert np.abs(moved[step] - out[step]).max() > 1e-4, step
+
+
+def test_per_step_aitm_gives_each_step_its_own_unit():
+    model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4), attention="per_step")
+    units = {layer.name: layer for layer in _ait_layers(model)}
+    assert set(units) == {f"{s}_ait" for s in SCHEMA4.steps[1:]}
+    x = _features(SCHEMA4, rows=10)
+    for step, (p, q, z, _) in _ait_inputs_and_outputs(model, x).items():
+        for name, unit in units.items():
+            z_np, _ = _ait_numpy(unit, p, q)
+            if name == f"{step}_ait":
+                np.testing.assert_allclose(z, z_np, rtol=1e-5, atol=1e-6, err_msg=step)
+            else:  # another step's unit computes something else
+                assert np.abs(z - z_np).max() > 1e-3, (step, name)
+
+
+def test_aitm_rejects_an_unknown_attention_form():
+    with pytest.raises(ValueError, match=r"attention must be one of 'shared', 'per_step'"):
+        mtl.models.build_aitm(SCHEMA4, attention="per-step")
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
@@ -178,6 +282,7 @@ def test_single_task_save_and_load(tmp_path):
         mtl.layers.MLP((8, 4), dropout=0.1, kernel_regularizer="l2"),
         LabelOrderPenalty(alpha=0.3),
         AdaptiveInformationTransfer(units=6),
+        AdaptiveInformationTransfer(units=6, use_bias=True),
     ],
 )
 def test_layer_config_round_trip(layer):

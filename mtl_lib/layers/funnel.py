@@ -73,9 +73,13 @@ class AdaptiveInformationTransfer(keras.layers.Layer):
         w_u = softmax_u(⟨h2(u), h3(u)⟩ / √k),    z_t = Σ_u w_u · h1(u),
 
     with h1, h2, h3 learned linear maps to `units` = k dimensions, shared by both inputs.
+    As in the authors' code (github.com/xidongbo/AITM: three k × k matrices, no bias), the
+    maps are bias-free by default, h(u) = W u; `use_bias=True` adds a bias, h(u) = W u + b.
+    `build_aitm` calls one instance at every step after the first, as that code does.
 
     Args:
         units: k, the width of h1, h2, h3 and of the output.
+        use_bias: Give h1, h2, h3 a bias (the authors' code has none).
 
     Call args:
         inputs: `[transferred, own]`: p_{t−1} and q_t, each `(batch, d)` (same d).
@@ -83,16 +87,23 @@ class AdaptiveInformationTransfer(keras.layers.Layer):
     Returns:
         `(z, weights)`: z `(batch, units)` and the attention weights `(batch, 2)`, column 0
         for the transferred information p_{t−1}, column 1 for the step's own tower q_t.
+
+    Example:
+        >>> layer = AdaptiveInformationTransfer(units=4)
+        >>> z, weights = layer([ops.ones((3, 8)), ops.zeros((3, 8))])
+        >>> tuple(z.shape), tuple(weights.shape), len(layer.h1.weights)  # kernel, no bias
+        ((3, 4), (3, 2), 1)
     """
 
-    def __init__(self, units: int = 32, **kwargs) -> None:
+    def __init__(self, units: int = 32, use_bias: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         if units < 1:
             raise ValueError(f"units must be >= 1, got {units}")
         self.units = int(units)
-        self.h1 = keras.layers.Dense(self.units, name="h1")
-        self.h2 = keras.layers.Dense(self.units, name="h2")
-        self.h3 = keras.layers.Dense(self.units, name="h3")
+        self.use_bias = bool(use_bias)
+        self.h1 = keras.layers.Dense(self.units, use_bias=self.use_bias, name="h1")
+        self.h2 = keras.layers.Dense(self.units, use_bias=self.use_bias, name="h2")
+        self.h3 = keras.layers.Dense(self.units, use_bias=self.use_bias, name="h3")
 
     def build(self, input_shape: Sequence[tuple]) -> None:
         shape = tuple(input_shape[0])
@@ -114,4 +125,4 @@ class AdaptiveInformationTransfer(keras.layers.Layer):
         return (batch, self.units), (batch, 2)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "units": self.units}
+        return {**super().get_config(), "units": self.units, "use_bias": self.use_bias}

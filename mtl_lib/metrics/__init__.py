@@ -4,7 +4,14 @@ Every function takes arrays or a frame holding the full evaluation split, so an 
 AUC of the split, not a mean of per-batch AUCs.
 """
 
-from mtl_lib.metrics.compare import Interval, compare, paired_interval, ties_with_best
+from mtl_lib.metrics.compare import (
+    Interval,
+    compare,
+    interval_text,
+    paired_interval,
+    rank_by_rule,
+    ties_with_best,
+)
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
 from mtl_lib.metrics.funnel import (
     conditional_metrics,
@@ -24,8 +31,10 @@ __all__ = [
     "conditional_prediction",
     "evaluate_funnel",
     "expected_calibration_error",
+    "interval_text",
     "log_loss",
     "paired_interval",
+    "rank_by_rule",
     "reach_rates",
     "reliability_curve",
     "spearman",

@@ -191,3 +191,49 @@ def ties_with_best(
         )
     frame = pd.DataFrame(rows)
     return frame.set_index("step") if "step" in table.columns else frame
+
+
+def interval_text(differences: pd.DataFrame, *, digits: int = 4) -> pd.Series:
+    """Each row of `compare` as one readable cell: `+0.0196 [+0.0124, +0.0269] ahead`."""
+    return pd.Series(
+        [
+            f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}] {v}"
+            for d, lo, hi, v in zip(
+                differences["difference"],
+                differences["low"],
+                differences["high"],
+                differences["verdict"],
+                strict=True,
+            )
+        ],
+        index=differences.index,
+        dtype=object,
+    )
+
+
+def rank_by_rule(
+    table: pd.DataFrame, metric: str, *, level: float = LEVEL, higher_is_better: bool = True
+) -> pd.DataFrame:
+    """A ranking that never ranks a tie: 1 + the number of models ahead by the paired rule.
+
+    Models the rule cannot separate share a rank, and a model is placed below another only
+    where that other is ahead of it with the interval clear of zero.
+
+    Returns:
+        A model × step frame of ranks (NaN where a model has no value at a step).
+    """
+    ranks = {}
+    for step in _steps(table):
+        wide = _by_seed(table, metric, step).dropna(axis=1, how="all")
+        column = {}
+        for model in wide.columns:
+            ahead = 0
+            for other in wide.columns.drop(model):
+                pair = wide[[other, model]].dropna()
+                interval = paired_interval(pair[other], pair[model], level=level)
+                if interval.verdict == (AHEAD if higher_is_better else BEHIND):
+                    ahead += 1
+            column[model] = 1 + ahead
+        ranks[step] = pd.Series(column, dtype=float)
+    frame = pd.DataFrame(ranks)
+    return frame.reindex(index=list(dict.fromkeys(table["model"])))

@@ -9,6 +9,7 @@ output `outputs["<step>_given_<previous>"]` (ESMM's pCVR is `purchase_given_clic
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import keras
 
@@ -24,6 +25,9 @@ from mtl_lib.models.common import (
 
 DEFAULT_EMBEDDING_DIM = 8
 DEFAULT_TOWER_UNITS = (64, 32)
+AttentionSharing = Literal["shared", "per_step"]
+#: AITM's attention units: one for every step (the authors' code), or one per step.
+ATTENTION_SHARING: tuple[AttentionSharing, ...] = ("shared", "per_step")
 
 
 def _head(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -201,6 +205,7 @@ def build_aitm(
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     tower_units: Sequence[int] = DEFAULT_TOWER_UNITS,
     transfer_units: Sequence[int] | None = None,
+    attention: AttentionSharing = "shared",
     name: str = "aitm",
 ) -> keras.Model:
     """Adaptive Information Transfer Multi-task model (Xi et al., KDD 2021): v4.
@@ -213,6 +218,11 @@ def build_aitm(
     then ŷ_t = sigmoid(w_tᵀ z_t). The loss adds the behavioral expectation calibrator,
     Σ_t BCE(y_t, ŷ_t) + α · (1/N) Σ_x Σ_{t≥2} max(ŷ_t − ŷ_{t−1}, 0).
 
+    The authors' code (github.com/xidongbo/AITM) has **one** attention unit, its bias-free
+    h1, h2, h3 shared by every step t ≥ 2: that is the default, `attention="shared"`, one
+    `AdaptiveInformationTransfer` layer named `"ait"` (`model.get_layer("ait")`).
+    `attention="per_step"` gives each step t ≥ 2 its own unit, named `"<step>_ait"`.
+
     Args:
         schema: Features and at least two funnel steps.
         alpha: Weight of the calibrator.
@@ -220,13 +230,22 @@ def build_aitm(
         tower_units: Hidden widths of each step's tower; k is the last.
         transfer_units: Hidden widths of each transfer network g (its last must be k);
             default `(k,)`.
+        attention: `"shared"` (one attention unit for every step, the authors' code) or
+            `"per_step"` (one unit per step after the first).
         name: The model's name.
 
     Returns:
         A model mapping a feature dict to `{step: P(reach step)}` for every step, and
         `{"<step>_attention": (batch, 2)}` for every step after the first: the weights of
         the transferred information (column 0) and of the step's own tower (column 1).
+
+    Raises:
+        ValueError: if `attention` is not `"shared"` or `"per_step"`, or `transfer_units`
+            does not end in k.
     """
+    if attention not in ATTENTION_SHARING:
+        allowed = ", ".join(repr(a) for a in ATTENTION_SHARING)
+        raise ValueError(f"attention must be one of {allowed}, got {attention!r}")
     steps = check_steps(schema, "AITM")
     k = int(tower_units[-1])
     transfer_units = tuple(transfer_units or (k,))
@@ -237,15 +256,18 @@ def build_aitm(
     inputs = feature_inputs(schema)
     shared = shared_embedding(schema, inputs, embedding_dim)
     towers = [MLP(tower_units, name=f"{step}_tower")(shared) for step in steps]
-    z = towers[0]
-    probs, attention = [_head(z, f"{steps[0]}_head")], {}
+    shared_ait = AdaptiveInformationTransfer(k, name="ait") if attention == "shared" else None
+    z = towers[0]  # z_1 = q_1
+    probs, attention_weights = [_head(z, f"{steps[0]}_head")], {}
     for t in range(1, len(steps)):
         transferred = MLP(transfer_units, name=f"{steps[t - 1]}_transfer")(z)  # p_{t-1}
-        z, weights = AdaptiveInformationTransfer(k, name=f"{steps[t]}_ait")(
-            [transferred, towers[t]]
-        )
+        if shared_ait is None:
+            ait = AdaptiveInformationTransfer(k, name=f"{steps[t]}_ait")
+        else:
+            ait = shared_ait
+        z, weights = ait([transferred, towers[t]])  # z_t from p_{t-1} and q_t
         probs.append(_head(z, f"{steps[t]}_head"))
-        attention[f"{steps[t]}_attention"] = weights
+        attention_weights[f"{steps[t]}_attention"] = weights
     probs = LabelOrderPenalty(alpha, name="behavioral_expectation_calibrator")(probs)
-    outputs = named_outputs({**dict(zip(steps, probs, strict=True)), **attention})
+    outputs = named_outputs({**dict(zip(steps, probs, strict=True)), **attention_weights})
     return keras.Model(inputs, outputs, name=name)
