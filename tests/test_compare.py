@@ -111,15 +111,17 @@ def test_interval_text():
     assert mtl.metrics.interval_text(frame).tolist() == ["+0.0196 [+0.0124, +0.0269] ahead"]
 
 
-def test_rank_by_rule_shares_a_rank_between_ties():
+def test_net_wins_count_only_the_rules_verdicts():
     table = _table()
-    ranks = mtl.metrics.rank_by_rule(table, "auc")
-    assert list(ranks.columns) == ["click", "buy"] or list(ranks.columns) == ["buy", "click"]
+    wins = mtl.metrics.net_wins(table, "auc")
     for step in ("click", "buy"):
         wide = table[table["step"] == step].pivot(index="seed", columns="model", values="auc")
-        # a is ahead of b by exactly 0.01 on every seed: a zero-width interval
-        assert ranks.loc["a", step] == 1 and ranks.loc["b", step] == 2 + (
-            paired_interval(wide["c"], wide["b"]).verdict == "ahead"
-        )
-        c_rank = 1 + sum(paired_interval(wide[m], wide["c"]).verdict == "ahead" for m in "ab")
-        assert ranks.loc["c", step] == c_rank
+        for model in "abc":
+            by_hand = 0
+            for other in set("abc") - {model}:
+                verdict = paired_interval(wide[model], wide[other]).verdict
+                by_hand += {"ahead": 1, "behind": -1, "tied": 0}[verdict]
+            assert wins.loc[model, step] == by_hand
+        assert wins.loc["a", step] >= 1  # a is ahead of b by exactly 0.01 on every seed
+    losses = mtl.metrics.net_wins(table, "auc", higher_is_better=False)
+    pd.testing.assert_frame_equal(losses, -wins)

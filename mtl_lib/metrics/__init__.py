@@ -8,8 +8,8 @@ from mtl_lib.metrics.compare import (
     Interval,
     compare,
     interval_text,
+    net_wins,
     paired_interval,
-    rank_by_rule,
     ties_with_best,
 )
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
@@ -33,8 +33,8 @@ __all__ = [
     "expected_calibration_error",
     "interval_text",
     "log_loss",
+    "net_wins",
     "paired_interval",
-    "rank_by_rule",
     "reach_rates",
     "reliability_curve",
     "spearman",

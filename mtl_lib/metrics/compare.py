@@ -211,29 +211,30 @@ def interval_text(differences: pd.DataFrame, *, digits: int = 4) -> pd.Series:
     )
 
 
-def rank_by_rule(
+def net_wins(
     table: pd.DataFrame, metric: str, *, level: float = LEVEL, higher_is_better: bool = True
 ) -> pd.DataFrame:
-    """A ranking that never ranks a tie: 1 + the number of models ahead by the paired rule.
+    """How a model fares against all others by the rule: wins minus losses, ties count 0.
 
-    Models the rule cannot separate share a rank, and a model is placed below another only
-    where that other is ahead of it with the interval clear of zero.
+    At each step, the number of models a model is ahead of minus the number ahead of it
+    (a Copeland score). Ties add nothing either way, so a model whose runs vary so much
+    that it ties with everything scores 0, neither rewarded nor punished for its noise.
 
     Returns:
-        A model × step frame of ranks (NaN where a model has no value at a step).
+        A model × step frame of net wins (NaN where a model has no value at a step).
     """
-    ranks = {}
+    scores = {}
     for step in _steps(table):
         wide = _by_seed(table, metric, step).dropna(axis=1, how="all")
         column = {}
         for model in wide.columns:
-            ahead = 0
+            score = 0
             for other in wide.columns.drop(model):
-                pair = wide[[other, model]].dropna()
-                interval = paired_interval(pair[other], pair[model], level=level)
-                if interval.verdict == (AHEAD if higher_is_better else BEHIND):
-                    ahead += 1
-            column[model] = 1 + ahead
-        ranks[step] = pd.Series(column, dtype=float)
-    frame = pd.DataFrame(ranks)
+                pair = wide[[model, other]].dropna()
+                verdict = paired_interval(pair[model], pair[other], level=level).verdict
+                if verdict != TIED:
+                    score += 1 if (verdict == AHEAD) == higher_is_better else -1
+            column[model] = score
+        scores[step] = pd.Series(column, dtype=float)
+    frame = pd.DataFrame(scores)
     return frame.reindex(index=list(dict.fromkeys(table["model"])))
