@@ -24,7 +24,7 @@ from mtl_lib.models.common import conditional_name
 
 #: Model name → builder `f(schema, **kwargs) -> keras.Model` with outputs keyed by step.
 #: The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
-#: 73k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
+#: 70k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
 #: family's towers have with their defaults (ESMM's two towers: 30k; ESMM-NS also has a
 #: second embedding).
 MODELS: dict[str, Callable[..., keras.Model]] = {

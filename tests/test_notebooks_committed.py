@@ -60,8 +60,9 @@ RUNTIMES = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
 #: Notebooks known to be over the limit, and why: each must fail the limit (strict xfail),
 #: so that one brought under it is noticed and taken off this list.
 OVER_THE_LIMIT = {
-    "08_compare_all.ipynb": "40 model instances; about 70 s of Keras tracing and 240 s of "
-    "training at 3 epochs on 200,000 rows (issue 10's closing note)",
+    "08_compare_all.ipynb": "50 runs (ten models, five seeds) each trained to early stopping "
+    "on 200,000 rows, as issue 11 asks; about 560 s of training on 2 cores until the speed "
+    "work of issue 10 brings it down",
 }
 STANDARD_RUN_TIME = "**Run time**: under three minutes on 2 CPU cores"
 
@@ -85,7 +86,8 @@ def test_the_header_states_a_run_time_that_holds(path):
     if path.name in OVER_THE_LIMIT:
         assert "**Run time**: about" in header and STANDARD_RUN_TIME not in header
         minutes = round(RUNTIMES[path.name] / 60)
-        words = {4: "four", 5: "five", 6: "six", 7: "seven"}[minutes]
+        words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
+                 10: "ten", 11: "eleven", 12: "twelve"}[minutes]
         assert f"**Run time**: about {words} minutes on 2 CPU cores" in header, path.name
     else:
         assert STANDARD_RUN_TIME in header, path.name
