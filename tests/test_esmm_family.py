@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras import ops
+from random_inputs import random_features
 
 import mtl_lib as mtl
 from mtl_lib.data import Field, Schema
@@ -24,17 +25,6 @@ BUILDERS = {
 }
 
 
-def _features(schema, rows=6, seed=0):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for f in schema.fields:
-        if f.embedded:
-            out[f.name] = rng.integers(0, f.size + 1, rows).astype("int32")
-        else:
-            out[f.name] = rng.normal(size=rows).astype("float32")
-    return mtl.data.to_inputs(out, schema)
-
-
 def _bce(y, p):
     p = np.clip(p, 1e-7, 1 - 1e-7)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
@@ -47,7 +37,7 @@ def _seed():
 
 def test_esmm_outputs_and_ctcvr_is_the_product():
     model = mtl.models.build_esmm(SCHEMA2)
-    out = model(_features(SCHEMA2))
+    out = model(random_features(SCHEMA2))
     assert set(out) == {"click", "purchase", "purchase_given_click"}
     np.testing.assert_allclose(
         out["purchase"], out["click"] * out["purchase_given_click"], rtol=1e-6
@@ -64,7 +54,7 @@ def test_esmm_loss_is_the_papers_formula():
     # and nothing on pCVR.
     model = mtl.models.build_esmm(SCHEMA2)
     mtl.train.compile_model(model, SCHEMA2.steps)
-    x = _features(SCHEMA2, rows=8)
+    x = random_features(SCHEMA2, rows=8)
     click = np.array([1, 0, 1, 1, 0, 0, 1, 0], "float32").reshape(-1, 1)
     purchase = np.array([1, 0, 0, 1, 0, 0, 0, 0], "float32").reshape(-1, 1)
     out = model.predict(x, verbose=0)
@@ -77,7 +67,7 @@ def test_esmm_loss_is_the_papers_formula():
 
 def test_chain_is_a_product_of_conditionals():
     model = mtl.models.build_esmm_chain(SCHEMA4)
-    out = model(_features(SCHEMA4, rows=50))
+    out = model(random_features(SCHEMA4, rows=50))
     steps = SCHEMA4.steps
     reach = np.asarray(out[steps[0]])
     for prev, step in itertools.pairwise(steps):
@@ -111,7 +101,7 @@ def test_penalty_is_averaged_over_the_batch_not_summed():
 def test_penalty_enters_the_training_loss():
     model = mtl.models.build_esmm_concat(SCHEMA4, alpha=3.0)
     mtl.train.compile_model(model, SCHEMA4.steps)
-    x = _features(SCHEMA4, rows=16)
+    x = random_features(SCHEMA4, rows=16)
     y = {s: np.zeros((16, 1), "float32") for s in SCHEMA4.steps}
     out = model.predict(x, verbose=0)
     bce = sum(_bce(y[s], out[s]) for s in SCHEMA4.steps)
@@ -155,7 +145,7 @@ def test_ait_attention_matches_numpy(use_bias):
 
 def test_aitm_outputs_attention_per_later_step():
     model = mtl.models.build_aitm(SCHEMA4)
-    out = model(_features(SCHEMA4))
+    out = model(random_features(SCHEMA4))
     for step in SCHEMA4.steps[1:]:
         assert tuple(out[f"{step}_attention"].shape) == (6, 2)
     assert "click_attention" not in out
@@ -191,7 +181,7 @@ def test_aitm_attention_forms_train_and_round_trip(attention, tmp_path):
     expected = ["ait"] if attention == "shared" else [f"{s}_ait" for s in SCHEMA4.steps[1:]]
     assert [layer.name for layer in _ait_layers(model)] == expected
     mtl.train.compile_model(model, SCHEMA4.steps, learning_rate=0.05)
-    x = _features(SCHEMA4, rows=32)
+    x = random_features(SCHEMA4, rows=32)
     rng = np.random.default_rng(3)
     y = {s: rng.integers(0, 2, (32, 1)).astype("float32") for s in SCHEMA4.steps}
     before = [np.asarray(w).copy() for w in _ait_layers(model)[0].h1.weights]
@@ -215,7 +205,7 @@ def test_shared_aitm_uses_one_bias_free_unit_at_every_step():
     assert ait.name == "ait" and model.get_layer("ait") is ait
     for dense in (ait.h1, ait.h2, ait.h3):
         assert not dense.use_bias and [w.name for w in dense.weights] == ["kernel"]
-    x = _features(SCHEMA4, rows=10)
+    x = random_features(SCHEMA4, rows=10)
     # z_t and the weights of every step t ≥ 2 are this one unit applied to (p_{t−1}, q_t)
     for step, (p, q, z, weights) in _ait_inputs_and_outputs(model, x).items():
         z_np, w_np = _ait_numpy(ait, p, q)
@@ -234,7 +224,7 @@ def test_per_step_aitm_gives_each_step_its_own_unit():
     model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4), attention="per_step")
     units = {layer.name: layer for layer in _ait_layers(model)}
     assert set(units) == {f"{s}_ait" for s in SCHEMA4.steps[1:]}
-    x = _features(SCHEMA4, rows=10)
+    x = random_features(SCHEMA4, rows=10)
     for step, (p, q, z, _) in _ait_inputs_and_outputs(model, x).items():
         for name, unit in units.items():
             z_np, _ = _ait_numpy(unit, p, q)
@@ -252,7 +242,7 @@ def test_aitm_rejects_an_unknown_attention_form():
 @pytest.mark.parametrize("name", sorted(BUILDERS))
 def test_save_and_load_give_equal_predictions(name, tmp_path):
     model = BUILDERS[name](SCHEMA4)
-    x = _features(SCHEMA4, rows=20)
+    x = random_features(SCHEMA4, rows=20)
     before = model.predict(x, verbose=0)
     model.save(tmp_path / "model.keras")
     loaded = keras.saving.load_model(tmp_path / "model.keras")
@@ -264,7 +254,7 @@ def test_save_and_load_give_equal_predictions(name, tmp_path):
 
 def test_single_task_save_and_load(tmp_path):
     model = mtl.models.build_single_task(SCHEMA2, "purchase_given_click")
-    x = _features(SCHEMA2)
+    x = random_features(SCHEMA2)
     model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(
         model.predict(x, verbose=0)["purchase_given_click"],
@@ -299,7 +289,7 @@ def test_extreme_logits_give_finite_loss_and_gradients(name):
             kernel, bias = layer.get_weights()
             sign = 1.0 if layer.name.startswith("click") else -1.0
             layer.set_weights([kernel * 0, bias * 0 + 100 * sign])
-    x = _features(SCHEMA4, rows=8)
+    x = random_features(SCHEMA4, rows=8)
     y = {"click": np.zeros((8, 1), "float32")} | {
         s: np.ones((8, 1), "float32") for s in SCHEMA4.steps[1:]
     }

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from random_inputs import random_features
 
 import mtl_lib as mtl
 from mtl_lib.data import Field, Schema
@@ -16,17 +17,6 @@ SCHEMA3 = Schema(
     ("click", "apply", "approve"),
 )
 DENSE_DIM = 7
-
-
-def _features(schema, rows=6, seed=0):
-    rng = np.random.default_rng(seed)
-    columns = {
-        f.name: rng.integers(0, f.size + 1, rows).astype("int32")
-        if f.embedded
-        else rng.normal(size=rows).astype("float32")
-        for f in schema.fields
-    }
-    return mtl.data.to_inputs(columns, schema)
 
 
 def _dense(rows=6, seed=0):
@@ -193,7 +183,7 @@ def _gate_keys(name, tasks):
 @pytest.mark.parametrize("name", BUILDERS)
 def test_classification_builders_on_a_schema_with_three_tasks(name):
     model = BUILDERS[name](SCHEMA3)
-    out = model(_features(SCHEMA3))
+    out = model(random_features(SCHEMA3))
     tasks = SCHEMA3.steps
     assert set(out) == set(tasks) | _gate_keys(name, tasks)
     for task in tasks:
@@ -225,7 +215,7 @@ def test_a_regression_model_trains_with_compile_model_and_fit():
 
 @pytest.mark.parametrize("name", BUILDERS)
 def test_builders_save_and_load_with_equal_predictions(name, tmp_path):
-    for data, features in ((SCHEMA3, _features(SCHEMA3)), (DENSE_DIM, _dense())):
+    for data, features in ((SCHEMA3, random_features(SCHEMA3)), (DENSE_DIM, _dense())):
         model = BUILDERS[name](data)
         expected = model(features, training=False)
         path = tmp_path / f"{name}.keras"

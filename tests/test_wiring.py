@@ -12,6 +12,7 @@ import itertools
 import keras
 import numpy as np
 import pytest
+from random_inputs import random_features
 
 import mtl_lib as mtl
 from mtl_lib.data import Field, Schema
@@ -28,17 +29,6 @@ ROWS = 16
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(0)
-
-
-def _features(schema, rows=ROWS, seed=0):
-    rng = np.random.default_rng(seed)
-    columns = {
-        f.name: rng.integers(0, f.size + 1, rows).astype("int32")
-        if f.embedded
-        else rng.normal(size=rows).astype("float32")
-        for f in schema.fields
-    }
-    return mtl.data.to_inputs(columns, schema)
 
 
 # --------------------------------------------------------------------- NumPy forward
@@ -112,7 +102,7 @@ def _aitm_numpy(model, e, *, transfer_reads_tower=False):
 @pytest.mark.parametrize("attention", ["shared", "per_step"])
 def test_aitm_transfers_the_fused_representation_z_not_the_tower(attention):
     model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4), attention=attention)
-    x = _features(SCHEMA4)
+    x = random_features(SCHEMA4, rows=ROWS)
     out = model.predict(x, verbose=0)
     e = _embedding(model, x)
     expected = _aitm_numpy(model, e)
@@ -144,7 +134,7 @@ def test_v3_concat_fuses_the_previous_fused_representation_not_the_tower():
     # fusion width = tower width (4), so fusing q_{t−1} instead of z_{t−1} fits the same
     # shapes: only the numbers can tell the wirings apart
     model = mtl.models.build_esmm_concat(SCHEMA4, tower_units=(8, 4), fusion_units=(6, 4))
-    x = _features(SCHEMA4)
+    x = random_features(SCHEMA4, rows=ROWS)
     out = model.predict(x, verbose=0)
     e = _embedding(model, x)
     expected = _concat_numpy(model, e)
