@@ -92,16 +92,30 @@ class Splits:
     ceiling: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, folder: str | Path, steps: Sequence[str] | None = None) -> Splits:
+    def load(
+        cls,
+        folder: str | Path,
+        steps: Sequence[str] | None = None,
+        *,
+        drop_inconsistent: bool = False,
+    ) -> Splits:
         """Read and validate `train`, `valid`, `test` from a data folder.
 
         Args:
-            folder: A folder in the project's layout (see `data/README.md`).
-            steps: Optionally, the first steps only (e.g. `("click", "apply")`).
+            folder: A folder in the project's layout, or the original project's
+                (`info_v4.csv`, `embedding_number_v4.json`, `sample_*.csv`; see
+                `data/README.md`).
+            steps: Optionally, the first steps only (e.g. `("click", "apply")`). When the
+                feature list does not mark them all as targets (the original project's
+                list marks one), they name the funnel's label columns in funnel order.
+            drop_inconsistent: Drop training, validation and test rows that reach a step
+                without the one before (real logs have a few), with a warning.
         """
         schema = Schema.load(folder)
+        if steps is not None and not set(steps) <= set(schema.steps):
+            schema = Schema.load(folder, steps=steps)  # the labels named by the caller
         frames = {
-            name: read_frame(split_path(folder, name), schema)
+            name: read_frame(split_path(folder, name), schema, drop_inconsistent=drop_inconsistent)
             for name in ("train", "valid", "test")
         }
         return cls.from_frames(schema, **frames, steps=steps)

@@ -3,8 +3,9 @@
 The SavedModel's `serving_default` signature takes one 1-D tensor per feature field, keyed
 by the field's name (int64 ids for C/D fields, float32 values for K fields), and returns
 every funnel step's entire-space probability, keyed by step, each of shape `(rows,)`. It
-checks its input (equal column lengths, ids within `0..n`) and needs neither Keras nor
-`mtl_lib` to run: TensorFlow Serving, or any TensorFlow program, can load it.
+checks its input (equal column lengths, ids within `0..n`, finite K values) and needs
+neither Keras nor `mtl_lib` to run: TensorFlow Serving, or any TensorFlow program, can
+load it.
 
 path = mtl.serving.export_saved_model(model, schema, "out/esmm")
 served = mtl.serving.load("out/esmm")                  # checks columns, returns NumPy
@@ -113,6 +114,14 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
                         message=f"feature {name!r}: ids must be <= {sizes[name]} (vocab.json)",
                     )
                 )
+            else:  # a K value: NaN or infinity would give a NaN probability, silently
+                checks.append(
+                    tf.debugging.assert_equal(
+                        tf.reduce_all(tf.math.is_finite(column)),
+                        True,
+                        message=f"feature {name!r}: K values must be finite numbers",
+                    )
+                )
         with tf.control_dependencies(checks):
             # The served columns, stacked into the model's matrices (`mtl_lib.data.inputs`).
             model_inputs = {IDS: tf.stack([tf.cast(features[n], tf.int32) for n in ids], axis=1)}
@@ -157,8 +166,8 @@ class ServedModel:
 
         Raises:
             ValueError: naming the SavedModel and the column, for a missing or unknown
-                column, a column that is not 1-D, columns of unequal lengths, or an id out
-                of range.
+                column, a column that is not 1-D, columns of unequal lengths, an id out
+                of range, or a K value that is not finite.
         """
         missing = [name for name in self.inputs if name not in features]
         if missing:

@@ -120,6 +120,20 @@ def test_missing_feature_and_step_columns_are_named(tmp_path):
         validate_file(path, SCHEMA)
 
 
+def test_a_missing_step_is_called_a_step_and_a_long_header_is_cut(tmp_path):
+    path = write(tmp_path, ["city,age,x,click", "1,1,0.5,1"])
+    with pytest.raises(
+        ValueError,
+        match=r"missing column\(s\) 'apply' \(funnel step\(s\) 'apply': .*steps=.*\); .*"
+        r"the header has 4 columns: city, age, x, click$",
+    ):
+        validate_file(path, SCHEMA)
+    extra = ",".join(f"note{i}" for i in range(50))
+    path = write(tmp_path, [f"city,age,x,{extra}", "1,1,0.5" + ",a" * 50])
+    with pytest.raises(ValueError, match=r"header has 53 columns: city, .*, note36, \.\.\.$"):
+        validate_file(path, SCHEMA)
+
+
 def test_truth_columns_are_optional(tmp_path):
     report = validate_file(write(tmp_path, [HEADER, *GOOD_ROWS]), SCHEMA)
     assert report == FileReport(str(tmp_path / "data.csv"), 4, 0, {"click": 2, "apply": 1})
@@ -433,3 +447,26 @@ def test_split_path_finds_gz_then_csv(tmp_path):
     assert split_path(tmp_path, "train").name == "train.csv.gz"
     with pytest.raises(ValueError, match=r"no test\.csv\.gz or test\.csv"):
         split_path(tmp_path, "test")
+
+
+def test_split_path_finds_the_original_projects_names(tmp_path):
+    from mtl_lib.data import split_path
+
+    (tmp_path / "sample_valid.csv").write_text("a\n1\n")
+    assert split_path(tmp_path, "valid").name == "sample_valid.csv"
+    (tmp_path / "valid.csv").write_text("a\n1\n")
+    assert split_path(tmp_path, "valid").name == "valid.csv"  # the project's name first
+    with pytest.raises(ValueError, match=r"nor the original project's sample_test\.csv\)"):
+        split_path(tmp_path, "test")
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_k_feature_with_a_size_is_an_id(tmp_path, cache):
+    schema = Schema((Field("city", "C", 5), Field("k", "K", 2), Field("x", "K")), ("click",))
+    path = write(tmp_path, ["city,k,x,click", "1,2,0.5,1", "3,0,1.5,0"])
+    features, _ = next(iter(make_dataset(path, schema, cache=cache)))
+    np.testing.assert_array_equal(features["ids"].numpy(), [[1, 2], [3, 0]])
+    np.testing.assert_array_equal(features["values"].numpy(), [[0.5], [1.5]])
+    bad = write(tmp_path, ["city,k,x,click", "1,3,0.5,1"], name="bad.csv")
+    with pytest.raises(ValueError, match=r"'k', data row 1 .*value 3 is out of range; .*\[0, 2\]"):
+        read_frame(bad, schema)

@@ -138,3 +138,29 @@ def test_export_needs_every_feature_input(exported, tmp_path):
     )
     with pytest.raises(ValueError, match="does not take the schema's 26 id columns as input 'ids'"):
         mtl.serving.export_saved_model(model, wider, tmp_path / "m")
+
+
+def test_k_columns_are_served_as_float32_and_checked(tmp_path):
+    # K fields reach the model as one float matrix; served, each is a float32 column.
+    schema = mtl.data.Schema(
+        (mtl.data.Field("city", "C", 5), mtl.data.Field("price", "K"), mtl.data.Field("x", "K")),
+        ("click", "purchase"),
+    )
+    mtl.train.set_seed(0)
+    model = mtl.models.build_esmm(schema)
+    rng = np.random.default_rng(0)
+    columns = {
+        "city": rng.integers(0, 6, 20),
+        "price": rng.normal(size=20).astype(np.float32),
+        "x": rng.normal(size=20).astype(np.float32),
+    }
+    served = mtl.serving.load(mtl.serving.export_saved_model(model, schema, tmp_path / "m"))
+    assert served.inputs["price"].dtype.name == "float32"
+    assert served.inputs["city"].dtype.name == "int64"
+    out = served(columns)
+    expected = model.predict(mtl.data.to_inputs(columns, schema), verbose=0)
+    for step in schema.steps:
+        np.testing.assert_allclose(out[step], expected[step][:, 0], rtol=1e-6, atol=1e-7)
+    columns["x"][4] = np.inf
+    with pytest.raises(ValueError, match="feature 'x': K values must be finite numbers"):
+        served(columns)

@@ -86,8 +86,18 @@ def test_the_header_states_a_run_time_that_holds(path):
     if path.name in OVER_THE_LIMIT:
         assert "**Run time**: about" in header and STANDARD_RUN_TIME not in header
         minutes = round(RUNTIMES[path.name] / 60)
-        words = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
-                 10: "ten", 11: "eleven", 12: "twelve"}[minutes]
+        words = {
+            3: "three",
+            4: "four",
+            5: "five",
+            6: "six",
+            7: "seven",
+            8: "eight",
+            9: "nine",
+            10: "ten",
+            11: "eleven",
+            12: "twelve",
+        }[minutes]
         assert f"**Run time**: about {words} minutes on 2 CPU cores" in header, path.name
     else:
         assert STANDARD_RUN_TIME in header, path.name

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from mtl_lib.data import FEATURES_FILE, VOCAB_FILE, Field, Schema
+from mtl_lib.data import FEATURES_FILE, VOCAB_FILE, Field, Schema, find_schema_files
 
 FEATURES = [
     "Feature_Name,Type_Index",
@@ -57,8 +57,9 @@ def test_byte_order_mark_is_accepted(tmp_path):
     ("features", "vocab", "message"),
     [
         (FEATURES, {"age": 3}, r"vocab.json: feature 'city' is type C .*line 2"),
-        (FEATURES, {**VOCAB, "x": 4}, r"vocab.json: key 'x' is not a C or D feature"),
-        (FEATURES, {**VOCAB, "zip": 4}, r"vocab.json: key 'zip' is not a C or D feature"),
+        (FEATURES, {**VOCAB, "zip": 4}, r"vocab.json: key 'zip' is not a feature \(C, D or K"),
+        (FEATURES, {**VOCAB, "click": 1}, r"vocab.json: key 'click' is not a feature"),
+        (FEATURES, {**VOCAB, "x": 1.5}, r"vocab.json: 'x' must map to a positive int"),
         (FEATURES, {"city": 2.5, "age": 3}, r"vocab.json: 'city' must map to a positive int"),
         (FEATURES, {"city": "5", "age": 3}, r"vocab.json: 'city' must map to a positive int"),
         (FEATURES, {"city": 0, "age": 3}, r"vocab.json: 'city' must map to a positive int"),
@@ -114,7 +115,8 @@ def test_label_leakage_in_files(tmp_path, name):
         ((Field("true_p_click", "K"),), ("click",), (), "label leakage"),
         ((Field("city", "C"),), ("click",), (), "size must be an integer"),
         ((Field("city", "C", 0),), ("click",), (), "size must be >= 1"),
-        ((Field("x", "K", 3),), ("click",), (), "takes no size"),
+        ((Field("x", "K", 0),), ("click",), (), "size must be >= 1"),
+        ((Field("x", "K", 2.5),), ("click",), (), "size must be an integer"),
         ((Field("x", "Z"),), ("click",), (), "kind must be C, D or K"),
         ((), ("click",), (), "no feature columns"),
         ((Field("x", "K"),), (), (), "no funnel steps"),
@@ -134,3 +136,91 @@ def test_views():
         schema.field("zip")
     with pytest.raises(ValueError, match="has no vocabulary"):
         _ = schema.field("x").vocabulary_size
+
+
+# ------------------------------------------------------------- K fields with a vocabulary
+def test_k_feature_with_a_vocabulary_entry_is_an_id(tmp_path):
+    schema = Schema.from_files(*write(tmp_path, vocab={**VOCAB, "x": 4}))
+    assert schema.field("x") == Field("x", "K", 4)
+    assert schema.field("x").embedded and schema.numeric_names == ()
+    assert schema.vocabulary_sizes == {"city": 6, "age": 4, "x": 5}
+    schema.save(tmp_path / "copy")
+    assert Schema.load(tmp_path / "copy") == schema
+    assert json.loads((tmp_path / "copy" / VOCAB_FILE).read_text())["x"] == 4
+
+
+def test_k_feature_without_an_entry_stays_numeric(tmp_path):
+    schema = Schema.from_files(*write(tmp_path))
+    assert not schema.field("x").embedded and schema.numeric_names == ("x",)
+
+
+# ----------------------------------------------------------------------- named steps
+def test_named_steps_replace_the_targets_of_the_feature_list(tmp_path):
+    files = write(tmp_path)
+    assert Schema.from_files(*files, steps=["click", "apply", "hire"]).steps == (
+        "click",
+        "apply",
+        "hire",
+    )
+    assert Schema.from_files(*files, steps=("click",)).steps == ("click",)  # apply ignored
+    assert Schema.load(tmp_path, steps=["view", "click"]).steps == ("view", "click")
+    assert Schema.load(tmp_path, steps=None).steps == ("click", "apply")
+
+
+@pytest.mark.parametrize(
+    ("steps", "error", "message"),
+    [
+        (["click", "x"], ValueError, r"features.csv, line 4: step 'x' is listed as a K column"),
+        (["true_p_click"], ValueError, r"line 7: step 'true_p_click' is listed as a truth"),
+        (["apply", "click"], ValueError, r"do not keep the funnel order .*\('click', 'apply'\)"),
+        (["click", "click"], ValueError, r"'click' appears more than once"),
+        ([], ValueError, r"steps is empty"),
+        ("click", TypeError, r"sequence of column names"),
+        (["click", 3], TypeError, r"must be column names"),
+    ],
+)
+def test_named_step_errors(tmp_path, steps, error, message):
+    with pytest.raises(error, match=message):
+        Schema.from_files(*write(tmp_path), steps=steps)
+
+
+# ------------------------------------------------------------ finding the schema files
+def test_schema_files_are_found_by_header_and_extension(tmp_path):
+    features, vocab = write(tmp_path)
+    features.rename(tmp_path / "info_v4.csv")
+    vocab.rename(tmp_path / "sizes.json")
+    (tmp_path / "train.csv").write_text("city,age,x,click,apply\n1,1,0,0,0\n")
+    assert [p.name for p in find_schema_files(tmp_path)] == ["info_v4.csv", "sizes.json"]
+    assert Schema.load(tmp_path) == Schema.from_files(
+        tmp_path / "info_v4.csv", tmp_path / "sizes.json"
+    )
+
+
+def test_project_names_come_first(tmp_path):
+    write(tmp_path)
+    (tmp_path / "other.json").write_text("{}")
+    (tmp_path / "other.csv").write_text("Feature_Name,Type_Index\n")
+    assert [p.name for p in find_schema_files(tmp_path)] == [FEATURES_FILE, VOCAB_FILE]
+
+
+def test_finding_errors_name_the_folder_and_the_candidates(tmp_path):
+    with pytest.raises(ValueError, match="data folder not found"):
+        Schema.load(tmp_path / "nowhere")
+    (tmp_path / "train.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=r"no feature list \(features.csv, or a .csv file whose"):
+        Schema.load(tmp_path)
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / name).write_text(
+            "\ufeffFeature_Name,Type_Index\ncity,C\nclick,target\n", encoding="utf-8"
+        )
+    with pytest.raises(ValueError, match=r"several candidates for the feature list .*: a.csv, b"):
+        Schema.load(tmp_path)
+    (tmp_path / "b.csv").unlink()
+    with pytest.raises(ValueError, match=r"no vocabulary \(vocab.json, or one .json file\)"):
+        Schema.load(tmp_path)
+    (tmp_path / "x.json").write_text('{"city": 3}')
+    (tmp_path / "y.json").write_text('{"city": 3}')
+    with pytest.raises(ValueError, match=r"several candidates for the vocabulary .*x.json, y"):
+        Schema.load(tmp_path)
+    (tmp_path / "y.json").unlink()
+    assert Schema.load(tmp_path).fields == (Field("city", "C", 3),)

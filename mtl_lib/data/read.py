@@ -28,6 +28,9 @@ from mtl_lib.data.validate import (
 MEMORY_LIMIT_BYTES = 256 * 2**20
 """Files smaller than this on disk are read into memory by `make_dataset` (`cache=None`)."""
 
+ORIGINAL_SPLIT_PREFIX = "sample_"
+"""The original project names its splits `sample_train.csv`, `sample_valid.csv`, ..."""
+
 SHUFFLE_BUFFER = 100_000
 """Lines held in the shuffle buffer when streaming a large file."""
 
@@ -138,7 +141,9 @@ def make_dataset(
             frame, dropped = _read_frame(path, schema, drop_inconsistent)
         else:
             columns = check_header(header, schema, str(path))
-            raw = pd.read_csv(path, usecols=columns, encoding="utf-8-sig")
+            raw = pd.read_csv(
+                path, usecols=columns, encoding="utf-8-sig", encoding_errors="replace"
+            )
             frame, dropped = _unchecked(raw, schema, drop_inconsistent)
         _warn_dropped(path, dropped, len(frame) + dropped, stacklevel=3)
         return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
@@ -160,20 +165,27 @@ def make_dataset(
 
 
 def split_path(folder: str | Path, split: str) -> Path:
-    """The file of split `split` (e.g. `"train"`) in a data folder: `.csv.gz` or `.csv`.
+    """The file of split `split` (e.g. `"train"`) in a data folder.
+
+    The project's `<split>.csv.gz` or `<split>.csv` is taken first, then the original
+    project's `sample_<split>.csv.gz` or `sample_<split>.csv`.
 
     Raises:
-        ValueError: if the folder holds neither `<split>.csv.gz` nor `<split>.csv`.
+        ValueError: if the folder holds none of these files.
 
     Example:
         >>> split_path("data/funnel", "test").name
         'test.csv.gz'
     """
     folder = Path(folder)
-    for name in (f"{split}.csv.gz", f"{split}.csv"):
-        if (folder / name).is_file():
-            return folder / name
-    raise ValueError(f"{folder}: no {split}.csv.gz or {split}.csv in this data folder")
+    for prefix in ("", ORIGINAL_SPLIT_PREFIX):
+        for name in (f"{prefix}{split}.csv.gz", f"{prefix}{split}.csv"):
+            if (folder / name).is_file():
+                return folder / name
+    raise ValueError(
+        f"{folder}: no {split}.csv.gz or {split}.csv (nor the original project's "
+        f"{ORIGINAL_SPLIT_PREFIX}{split}.csv) in this data folder"
+    )
 
 
 # ------------------------------------------------------------------------------ helpers

@@ -2,12 +2,19 @@
 
 The layout is the original project's, so that users can drop their own data in:
 
-- `features.csv`, header `Feature_Name,Type_Index`, one row per column of the data files.
-  `Type_Index` is `C` (categorical id), `D` (bucketized numeric id), `K` (other numeric) or
-  `target` (a 0/1 funnel step; rows in funnel order). This project adds `truth` for
-  ground-truth probability columns, which are read for evaluation and never as features.
-- `vocab.json`, a JSON object mapping every C and D feature to its number of categories `n`:
-  ids run `0..n`, so its embedding table has `n + 1` rows.
+- a feature list, `features.csv`, header `Feature_Name,Type_Index`, one row per column of
+  the data files. `Type_Index` is `C` (categorical id), `D` (bucketized numeric id), `K`
+  (other numeric) or `target` (a 0/1 funnel step; rows in funnel order). This project adds
+  `truth` for ground-truth probability columns, read for evaluation and never as features.
+- a vocabulary, `vocab.json`, a JSON object mapping every C and D feature to its number of
+  categories `n`: ids run `0..n`, so its embedding table has `n + 1` rows. A K feature with
+  an entry is an id too, looked up in a table of `n + 1` rows (as the original code does);
+  a K feature without one is a plain number.
+
+The original project's own files load as they ship (`Schema.load` finds them): its feature
+list `info_v4.csv` (found by its header, whatever its name) and its vocabulary
+`embedding_number_v4.json` (the folder's only `.json` file). Its feature list marks only
+one of its funnel labels as `target`; name them all, in funnel order, with `steps`.
 """
 
 from __future__ import annotations
@@ -15,20 +22,23 @@ from __future__ import annotations
 import csv
 import json
 import numbers
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-FEATURES_FILE = "features.csv"
-VOCAB_FILE = "vocab.json"
-FEATURES_HEADER = ("Feature_Name", "Type_Index")
+from mtl_lib.data.layout import (
+    FEATURES_FILE,
+    FEATURES_HEADER,
+    VOCAB_FILE,
+    find_schema_files,
+    read_features_csv,
+    read_vocab_json,
+)
 
 Kind = Literal["C", "D", "K"]
 EMBEDDED_KINDS = ("C", "D")
 TRUTH_PREFIX = "true_p_"
-_TYPE_INDEX = {"C", "D", "K", "target", "truth"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,9 @@ class Field:
     Attributes:
         name: Column name in the data files.
         kind: `"C"` categorical id, `"D"` bucketized numeric id, `"K"` other numeric.
-        size: For C and D, the largest id `n` (ids run `0..n`); `None` for K.
+        size: The largest id `n` (ids run `0..n`): required for C and D; for K, `None` (a
+            plain number) or a size, which makes the K column an id as well (the original
+            project looks every column of its vocabulary up in an embedding table).
     """
 
     name: str
@@ -47,8 +59,8 @@ class Field:
 
     @property
     def embedded(self) -> bool:
-        """Whether the field is an id looked up in an embedding table (C or D)."""
-        return self.kind in EMBEDDED_KINDS
+        """Whether the field is an id looked up in an embedding table (C, D, or K with a size)."""
+        return self.kind in EMBEDDED_KINDS or (self.kind == "K" and self.size is not None)
 
     @property
     def vocabulary_size(self) -> int:
@@ -106,7 +118,7 @@ class Schema:
                     f"feature {field.name!r} is a label or ground-truth column: using it as "
                     "an input would leak the answer (label leakage)"
                 )
-            if field.embedded:
+            if field.kind in EMBEDDED_KINDS or field.size is not None:
                 if isinstance(field.size, bool) or not isinstance(field.size, int):
                     raise ValueError(
                         f"feature {field.name!r} ({field.kind}): size must be an integer "
@@ -117,8 +129,6 @@ class Schema:
                         f"feature {field.name!r} ({field.kind}): size must be >= 1, "
                         f"got {field.size}"
                     )
-            elif field.size is not None:
-                raise ValueError(f"feature {field.name!r} is numeric (K) and takes no size")
         # After the leakage check, so that a feature named like a step is called leakage.
         _check_unique([f.name for f in self.fields] + list(self.steps) + list(self.truth))
 
@@ -130,17 +140,17 @@ class Schema:
 
     @property
     def embedded_fields(self) -> tuple[Field, ...]:
-        """The C and D fields, each looked up in its own embedding table."""
+        """The id fields (C, D and K with a size), each looked up in its embedding table."""
         return tuple(f for f in self.fields if f.embedded)
 
     @property
     def numeric_names(self) -> tuple[str, ...]:
-        """The K (other numeric) column names."""
+        """The names of the K fields without a size (plain numbers)."""
         return tuple(f.name for f in self.fields if not f.embedded)
 
     @property
     def vocabulary_sizes(self) -> dict[str, int]:
-        """Embedding-table rows (`n + 1`) per C/D field."""
+        """Embedding-table rows (`n + 1`) per id field."""
         return {f.name: f.vocabulary_size for f in self.embedded_fields}
 
     @property
@@ -174,27 +184,78 @@ class Schema:
         (folder / VOCAB_FILE).write_text(json.dumps(vocab, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: str | Path) -> Schema:
-        """Read the schema from `folder/features.csv` and `folder/vocab.json`."""
-        folder = Path(folder)
-        return cls.from_files(folder / FEATURES_FILE, folder / VOCAB_FILE)
+    def load(cls, folder: str | Path, *, steps: Sequence[str] | None = None) -> Schema:
+        """Read the schema of a data folder.
+
+        The feature list is `features.csv` or, failing that, the folder's one `.csv` file
+        whose header is `Feature_Name,Type_Index` (the original project's `info_v4.csv`);
+        the vocabulary is `vocab.json` or, failing that, the folder's one `.json` file
+        (the original's `embedding_number_v4.json`).
+
+        Args:
+            folder: A data folder (see `data/README.md`).
+            steps: The funnel's label columns in funnel order, overriding the feature
+                list's `target` rows (see `from_files`); needed for the original project's
+                data, whose feature list marks only one of its labels as `target`.
+
+        Returns:
+            The schema.
+
+        Raises:
+            ValueError: naming the folder when it holds no feature list or vocabulary, or
+                several candidates; otherwise as `from_files`.
+
+        Example:
+            >>> Schema.load("data/funnel").steps
+            ('click', 'apply', 'approve', 'activate')
+        """
+        return cls.from_files(*find_schema_files(folder), steps=steps)
 
     @classmethod
-    def from_files(cls, features_csv: str | Path, vocab_json: str | Path) -> Schema:
-        """Read the schema from a features CSV and a vocabulary JSON.
+    def from_files(
+        cls,
+        features_csv: str | Path,
+        vocab_json: str | Path,
+        *,
+        steps: Sequence[str] | None = None,
+    ) -> Schema:
+        """Read the schema from a feature list (CSV) and a vocabulary (JSON).
+
+        Args:
+            features_csv: The feature list, header `Feature_Name,Type_Index` (a UTF-8
+                byte-order mark is accepted).
+            vocab_json: Every id feature's number of categories `n`: each C and D feature,
+                and any K feature that is looked up as an id.
+            steps: The funnel's label columns in funnel order. `None` takes the feature
+                list's `target` rows, in file order. Named steps replace them: each must be
+                marked `target` in the list or not listed at all (a column of the data
+                files only, checked when a file is read); `target` rows left unnamed are
+                ignored.
+
+        Returns:
+            The schema, its fields in file order.
 
         Raises:
             ValueError: naming the file, line and value, when a file is malformed or the
                 two files disagree (a C/D feature missing from the JSON, a JSON key that is
-                not a C/D feature, a size that is not a positive integer).
+                not a feature, a size that is not a positive integer), or when a named step
+                is listed as a feature or ground-truth column.
+            TypeError: if `steps` is a string rather than a sequence of names.
+
+        Example:
+            >>> schema = Schema.from_files(
+            ...     "info_v4.csv", "embedding_number_v4.json",
+            ...     steps=["click", "apply", "approve", "activate"],
+            ... )  # doctest: +SKIP
         """
         features_csv, vocab_json = Path(features_csv), Path(vocab_json)
-        rows = _read_features_csv(features_csv)
-        vocab = _read_vocab_json(vocab_json)
-        fields, steps, truth = [], [], []
+        rows = read_features_csv(features_csv)
+        vocab = read_vocab_json(vocab_json)
+        named = _named_steps(steps, rows, features_csv)
+        fields, targets, truth = [], [], []
         for line, name, kind in rows:
             if kind == "target":
-                steps.append(name)
+                targets.append(name)
             elif kind == "truth":
                 truth.append(name)
             else:
@@ -203,12 +264,12 @@ class Schema:
                         f"{vocab_json}: feature {name!r} is type {kind} in {features_csv} "
                         f"(line {line}) but has no number of categories in the JSON"
                     )
-                fields.append(Field(name, kind, vocab.get(name) if kind != "K" else None))
-        embedded = {f.name for f in fields if f.embedded}
-        extra = [k for k in vocab if k not in embedded]
+                fields.append(Field(name, kind, vocab.get(name)))
+        features = {f.name for f in fields}
+        extra = [k for k in vocab if k not in features]
         if extra:
             raise ValueError(
-                f"{vocab_json}: key {extra[0]!r} is not a C or D feature of {features_csv}"
+                f"{vocab_json}: key {extra[0]!r} is not a feature (C, D or K) of {features_csv}"
             )
         for name, size in vocab.items():
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -217,9 +278,39 @@ class Schema:
                     f"categories, got {size!r}"
                 )
         try:
-            return cls(tuple(fields), tuple(steps), tuple(truth))
+            return cls(tuple(fields), named or tuple(targets), tuple(truth))
         except ValueError as err:
             raise ValueError(f"{features_csv}: {err}") from None
+
+
+def _named_steps(
+    steps: Sequence[str] | None, rows: list[tuple[int, str, str]], features_csv: Path
+) -> tuple[str, ...]:
+    """The steps named by the user, checked against the feature list; `()` if none named."""
+    if steps is None:
+        return ()
+    if isinstance(steps, str):
+        raise TypeError(f"steps must be a sequence of column names, got the string {steps!r}")
+    steps = tuple(steps)
+    if not steps:
+        raise ValueError("steps is empty; name the funnel's label columns in funnel order")
+    listed = {name: (line, kind) for line, name, kind in rows}
+    for step in steps:
+        if not isinstance(step, str):
+            raise TypeError(f"steps must be column names, got {step!r}")
+        line, kind = listed.get(step, (None, "target"))
+        if kind != "target":
+            raise ValueError(
+                f"{features_csv}, line {line}: step {step!r} is listed as a {kind} column; "
+                "a funnel step cannot also be an input or ground-truth column (label leakage)"
+            )
+    marked = [name for _, name, kind in rows if kind == "target" and name in steps]
+    if marked != sorted(marked, key=steps.index):
+        raise ValueError(
+            f"steps {steps} do not keep the funnel order of the targets of {features_csv}, "
+            f"{tuple(marked)}"
+        )
+    return steps
 
 
 def _plain_size(field: Field) -> Field:
@@ -236,45 +327,3 @@ def _check_unique(names: Iterable[str]) -> None:
         if name in seen:
             raise ValueError(f"column {name!r} appears more than once in the schema")
         seen.add(name)
-
-
-def _read_features_csv(path: Path) -> list[tuple[int, str, str]]:
-    """Rows `(line number, name, type)` of a features CSV, checked."""
-    if not path.exists():
-        raise ValueError(f"{path}: features file not found")
-    # utf-8-sig: spreadsheet programs often start a CSV with a byte-order mark.
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        lines = list(csv.reader(f))
-    if not lines:
-        raise ValueError(f"{path}: the features file is empty")
-    header = tuple(c.strip() for c in lines[0])
-    if header != FEATURES_HEADER:
-        raise ValueError(f"{path}: header must be {','.join(FEATURES_HEADER)}, got {lines[0]}")
-    rows = []
-    for line, row in enumerate(lines[1:], start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != 2:
-            raise ValueError(f"{path}, line {line}: expected 2 columns, got {len(row)}: {row}")
-        name, kind = row[0].strip(), row[1].strip()
-        if kind not in _TYPE_INDEX:
-            raise ValueError(
-                f"{path}, line {line}: Type_Index of {name!r} must be one of "
-                f"C, D, K, target, truth; got {kind!r}"
-            )
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError(f"{path}, line {line}: {name!r} is not a valid column name")
-        rows.append((line, name, kind))
-    return rows
-
-
-def _read_vocab_json(path: Path) -> dict[str, int]:
-    if not path.exists():
-        raise ValueError(f"{path}: vocabulary file not found")
-    try:
-        vocab = json.loads(path.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(vocab, dict):
-        raise ValueError(f"{path}: must hold a JSON object mapping feature to size")
-    return vocab

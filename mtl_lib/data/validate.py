@@ -6,8 +6,9 @@ the first offending data row (1-based, not counting the header, so data row `r` 
 
 1. the file has a header and at least one data row;
 2. every feature and step column is present (ground-truth columns are optional);
-3. C/D ids are integers in `[0, n]`, `n` being the field's size;
-4. no feature cell is empty or NaN, and K features are finite numbers;
+3. ids (C, D, and K with a number of categories) are integers in `[0, n]`, `n` being the
+   field's size;
+4. no feature cell is empty or NaN, and the other K features are finite numbers;
 5. step labels are 0 or 1, ground-truth columns numbers in `[0, 1]`;
 6. no row reaches a step without the step before it (funnel consistency); such rows are an
    error, or are dropped and counted with `drop_inconsistent=True`.
@@ -28,6 +29,8 @@ import pandas as pd
 
 from mtl_lib.data.schema import Schema
 
+# Header names shown in a missing-column error (real headers run to hundreds of columns).
+_HEADER_SHOWN = 40
 # Problem codes of a cell, in the order they are reported.
 _OK, _MISSING, _NOT_NUMBER, _NOT_FINITE, _NOT_INTEGER, _OUT_OF_RANGE = range(6)
 
@@ -63,7 +66,7 @@ def read_header(path: str | Path) -> list[str]:
         raise ValueError(f"{path}: the file is empty (0 bytes); expected a header and data rows")
     opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with opener(path, "rt", newline="", encoding="utf-8-sig") as f:
+        with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as f:
             header = next(csv.reader(f), None)
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise ValueError(f"{path}: cannot read the header line ({err})") from None
@@ -91,9 +94,18 @@ def check_header(header: list[str], schema: Schema, source: str) -> list[str]:
     required = schema.feature_names + schema.steps
     missing = [c for c in required if c not in header]
     if missing:
+        steps = [c for c in missing if c in schema.steps]
+        which = (
+            f" (funnel step(s) {', '.join(map(repr, steps))}: a step is a `target` row of the "
+            "feature list or a name given with `steps=`)"
+            if steps
+            else ""
+        )
+        shown = ", ".join(header[:_HEADER_SHOWN]) + (", ..." if len(header) > _HEADER_SHOWN else "")
         raise ValueError(
-            f"{source}: missing column(s) {', '.join(map(repr, missing))}; the schema needs "
-            f"every feature and step column, the header has {header}"
+            f"{source}: missing column(s) {', '.join(map(repr, missing))}{which}; the schema "
+            f"needs every feature and step column, the header has {len(header)} columns: "
+            f"{shown}"
         )
     twice = [c for c in schema.columns if header.count(c) > 1]
     if twice:
@@ -171,6 +183,9 @@ def iter_validated_chunks(
         usecols=columns,
         chunksize=chunk_rows,
         encoding="utf-8-sig",
+        # Bytes that are not UTF-8 (Chinese text saved as GBK, say) in the columns that are
+        # ignored must not stop the read; in a schema column they fail the checks below.
+        encoding_errors="replace",
         compression="gzip" if source.endswith(".gz") else None,
     )
     first_row, total = 1, 0
@@ -255,7 +270,8 @@ def _validate(
             codes[bad & (values != np.floor(values))] = _NOT_INTEGER
             bad = codes == _OK
             codes[bad & ((values < 0) | (values > field.size))] = _OUT_OF_RANGE
-            rule = f"an integer id in [0, {field.size}] ({field.kind} feature)"
+            kind = "K feature with a number of categories" if field.kind == "K" else field.kind
+            rule = f"an integer id in [0, {field.size}] ({kind} feature)"
             _raise_first(codes, frame[field.name], rule, where)
             out[field.name] = values.astype(np.int32)
         else:

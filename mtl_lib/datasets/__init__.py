@@ -1,10 +1,21 @@
-"""Real data sets, downloaded with a checksum into a cache and encoded for `mtl_lib.models`.
+"""Real data sets encoded for `mtl_lib.models`: cached with a checksum, or read locally.
 
 - `mtl_lib.datasets.census`: UCI Census-Income (KDD), the MMoE paper's benchmark
   (`load_census`, `download`, `place_local_copy`).
+- `mtl_lib.datasets.aliexpress`: AliExpress search logs, the PLE/AITM/MTReclib click →
+  conversion benchmark, read from local files (`load_aliexpress`).
 """
 
-from mtl_lib.datasets import census
+from mtl_lib.datasets import aliexpress, census
+from mtl_lib.datasets.aliexpress import AliExpressSplits, load_aliexpress
 from mtl_lib.datasets.census import CensusSplits, load_census, place_local_copy
 
-__all__ = ["CensusSplits", "census", "load_census", "place_local_copy"]
+__all__ = [
+    "AliExpressSplits",
+    "CensusSplits",
+    "aliexpress",
+    "census",
+    "load_aliexpress",
+    "load_census",
+    "place_local_copy",
+]
