@@ -16,10 +16,21 @@ Modules, by concept (dependencies point down the list):
 """
 
 import os
+import sys
+import warnings
 
 # TensorFlow prints start-up lines (oneDNN, CPU features) before absl initialises, which
 # TF_CPP_MIN_LOG_LEVEL alone does not hide. Set the defaults before TensorFlow is imported;
-# TF_ENABLE_ONEDNN_OPTS=0 also makes CPU results repeatable run to run.
+# TF_ENABLE_ONEDNN_OPTS=0 also makes CPU results repeatable run to run. TensorFlow reads
+# them when it is imported: after `import keras` or `import tensorflow` they come too late
+# (`make lab` and `make test` export them, so the notebooks are safe either way).
+if "tensorflow" in sys.modules and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
+    warnings.warn(
+        "TensorFlow was imported before mtl_lib with oneDNN on, so CPU results may differ "
+        "from the committed notebooks'. Set TF_ENABLE_ONEDNN_OPTS=0 before starting Python "
+        "(make lab does), or import mtl_lib before keras and tensorflow.",
+        stacklevel=2,
+    )
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 

@@ -1,4 +1,4 @@
-"""One seed, the same bits: a registered model trained twice in fresh processes."""
+"""One seed, the same bits: training repeats in fresh processes, and the environment holds."""
 
 import os
 import subprocess
@@ -46,3 +46,24 @@ def test_training_twice_in_fresh_processes_gives_identical_predictions(tmp_path)
         assert first.keys() == second.keys()
         for key in first:
             assert first[key].tobytes() == second[key].tobytes(), (model, key)
+
+
+def _import_order(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TF_")}
+    return subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env={**clean, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+
+def test_importing_tensorflow_first_with_onednn_on_is_warned():
+    late = _import_order("import tensorflow, mtl_lib")
+    assert "TensorFlow was imported before mtl_lib with oneDNN on" in late.stderr
+    for code, env in (
+        ("import mtl_lib, tensorflow", {}),
+        ("import tensorflow, mtl_lib", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+    ):
+        assert "oneDNN on" not in _import_order(code, **env).stderr, code
