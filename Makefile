@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # JupyterLab refuses to run as root unless told (containers, CI machines).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test unit lint notebooks data figures benchmark clean
+.PHONY: lab test unit lint notebooks data figures benchmark benchmark-full clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ benchmark: $(STAMP)
 	$(BIN)/python benchmarks/reader.py
 	$(BIN)/python benchmarks/pipeline.py
 	$(BIN)/python benchmarks/pipeline.py --peak
+
+# One epoch of ESMM streamed from 1M and 5M rows in the converted Ali-CCP layout (minutes).
+benchmark-full: $(STAMP)
+	$(BIN)/python benchmarks/full_size.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
