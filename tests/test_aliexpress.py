@@ -7,35 +7,22 @@ written here, loaded, trained on for one epoch, exported for serving and served 
 
 import csv
 import gzip
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from fresh_process import serve_in_fresh_process
 
 import mtl_lib as mtl
 from mtl_lib.datasets import aliexpress
 from mtl_lib.datasets.aliexpress import CATEGORICAL, COLUMNS, NUMERICAL, STEPS
 
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
 TRAIN_ROWS, TEST_ROWS, ROWS_PER_SEARCH = 240, 90, 6
 UNSEEN_CODE = 99  # in the test file only
 
 # Plain TensorFlow, no Keras model code and no mtl_lib: what a serving process has.
-SERVE = """
-import sys
-import numpy as np
-import tensorflow as tf
-serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
-columns = np.load(sys.argv[2])
-outputs = serve(**{name: tf.constant(columns[name]) for name in columns.files})
-np.savez(sys.argv[3], **{step: value.numpy() for step, value in outputs.items()})
-"""
 
 
 def make_rows(rows, seed, first_search=0):
@@ -338,26 +325,9 @@ def exported(esmm, splits, tmp_path_factory):
 
 def test_saved_model_serves_k_inputs_in_plain_tensorflow(exported, esmm, splits, tmp_path):
     columns = _raw_columns(splits.schema, splits.test)
-    np.savez(tmp_path / "in.npz", **columns)
-    script = textwrap.dedent(SERVE)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            script,
-            str(exported),
-            str(tmp_path / "in.npz"),
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    served = np.load(tmp_path / "o.npz")
+    served = serve_in_fresh_process(exported, columns, tmp_path)
     expected = mtl.train.predict(esmm.models[0], splits.test, splits.schema)
-    assert sorted(served.files) == sorted(STEPS)
+    assert sorted(served) == sorted(STEPS)
     for step in STEPS:
         assert served[step].shape == (TEST_ROWS,)
         np.testing.assert_allclose(served[step], expected[step], rtol=1e-6, atol=1e-7)

@@ -1,28 +1,12 @@
 """Export for serving: a SavedModel of raw feature columns that predicts like the Keras model."""
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
+from fresh_process import serve_in_fresh_process
 
 import mtl_lib as mtl
 
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
-
 # Plain TensorFlow, no Keras model code and no mtl_lib: what a serving process has.
-SERVE = """
-import sys
-import numpy as np
-import tensorflow as tf
-loaded = tf.saved_model.load(sys.argv[1])
-serve = loaded.signatures["serving_default"]
-columns = np.load(sys.argv[2])
-outputs = serve(**{name: tf.constant(columns[name]) for name in columns.files})
-np.savez(sys.argv[3], **{step: value.numpy() for step, value in outputs.items()})
-"""
 
 
 @pytest.fixture(scope="module")
@@ -47,25 +31,9 @@ def raw_columns(schema, frame):
 
 def test_reloaded_in_a_fresh_process_predicts_like_keras(exported, tmp_path):
     schema, model, frame, path = exported
-    np.savez(tmp_path / "in.npz", **raw_columns(schema, frame))
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(SERVE),
-            str(path),
-            str(tmp_path / "in.npz"),
-            str(tmp_path / "out.npz"),
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=120,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    served = np.load(tmp_path / "out.npz")
+    served = serve_in_fresh_process(path, raw_columns(schema, frame), tmp_path)
     expected = mtl.train.predict(model, frame, schema)
-    assert sorted(served.files) == sorted(schema.steps)
+    assert sorted(served) == sorted(schema.steps)
     for step in schema.steps:
         assert served[step].shape == (len(frame),)
         np.testing.assert_allclose(served[step], expected[step], rtol=1e-6, atol=1e-7)
