@@ -328,7 +328,7 @@ def _run_base(
     # Every model takes as many gradient steps per epoch as one trained on every exposure,
     # so early stopping judges a small conditional model after as much training.
     full_epoch = -(-len(splits.train) // options["batch_size"])
-    predictions, histories, fitted, examples, seconds = {}, [], [], 0.0, 0.0
+    predictions, histories, fitted, examples, seconds = {}, {}, [], 0.0, 0.0
     reach = None
     for t, step in enumerate(steps):
         output = step if t == 0 else conditional_name(step, steps[t - 1])
@@ -353,7 +353,7 @@ def _run_base(
             steps_per_epoch=full_epoch if t > 0 else None,
             **options,
         )
-        histories.append(history.add_prefix(f"{output}/"))
+        histories[output] = history
         last = history.iloc[-1]
         examples += last["examples_per_second"] * last["seconds"]
         seconds += last["seconds"]
@@ -364,8 +364,7 @@ def _run_base(
             reach = cond if reach is None else reach * cond
             predictions[step] = reach
         fitted.append(model)
-    own = [h.rename(columns=lambda c: c.split("/", 1)[1]) for h in histories]
-    history = pd.concat(histories, axis=1)
+    history = pd.concat([h.add_prefix(f"{o}/") for o, h in histories.items()], axis=1)
     params = sum(m.count_params() for m in fitted)
     return RunResult(
         BASE,
@@ -375,7 +374,7 @@ def _run_base(
         params,
         examples / seconds,
         fitted,
-        *_stopping(own, options["patience"]),
+        *_stopping(list(histories.values()), options["patience"]),
     )
 
 

@@ -20,6 +20,7 @@ the t quantile is honest about few seeds (with 3 seeds it is 4.30, not 2; with 5
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -226,15 +227,14 @@ def net_wins(
     scores = {}
     for step in _steps(table):
         wide = _by_seed(table, metric, step).dropna(axis=1, how="all")
-        column = {}
-        for model in wide.columns:
-            score = 0
-            for other in wide.columns.drop(model):
-                pair = wide[[model, other]].dropna()
-                verdict = paired_interval(pair[model], pair[other], level=level).verdict
-                if verdict != TIED:
-                    score += 1 if (verdict == AHEAD) == higher_is_better else -1
-            column[model] = score
+        column = dict.fromkeys(wide.columns, 0)
+        for model, other in itertools.combinations(wide.columns, 2):  # each pair once
+            pair = wide[[model, other]].dropna()
+            verdict = paired_interval(pair[model], pair[other], level=level).verdict
+            if verdict != TIED:
+                won = 1 if (verdict == AHEAD) == higher_is_better else -1
+                column[model] += won
+                column[other] -= won
         scores[step] = pd.Series(column, dtype=float)
     frame = pd.DataFrame(scores)
     return frame.reindex(index=list(dict.fromkeys(table["model"])))
