@@ -7,8 +7,9 @@ Generates a training file shaped like `mtl.datasets.convert_aliccp`'s output (it
 fields, Zipf-skewed ids with vocabularies of Ali-CCP's order of size, click and purchase
 at about Ali-CCP's rates), writes it once as gzip CSV, and takes its first 1M rows as the
 smaller file. Each size is then trained for one epoch in a fresh process, streamed
-(`cache=False`) in batches of 2,048; the process reports rows/s and its peak resident
-memory. The full training split (42M rows) is extrapolated from the larger run's rate,
+(`cache=False`) in batches of 2,048, with `LazyAdam` (updates only the embedding rows a
+batch touches) and with Keras's Adam (updates every row at every step); the process
+reports rows/s and its peak resident memory. The full training split (42M rows) is extrapolated from the larger run's rate,
 and printed as an extrapolation.
 """
 
@@ -51,13 +52,13 @@ CHILD = textwrap.dedent(
     import json, resource, sys
     import mtl_lib as mtl
 
-    folder, path = sys.argv[1], sys.argv[2]
+    folder, path, optimizer = sys.argv[1], sys.argv[2], sys.argv[3]
     schema = mtl.data.Schema.load(folder)
     data = mtl.data.make_dataset(path, schema, batch_size=2048, shuffle=True, seed=0,
                                  cache=False, shuffle_buffer=100_000, validate=False)
     mtl.train.set_seed(0)
     model = mtl.train.compile_model(mtl.models.build_esmm(schema), schema.steps,
-                                    learning_rate=2e-3)
+                                    learning_rate=2e-3, optimizer=optimizer)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     history = mtl.train.fit(model, data, epochs=1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -102,10 +103,10 @@ def write_layout(folder: Path, rows: int, small: int, seed: int = 0) -> tuple[Pa
     return first, large
 
 
-def one_epoch(folder: Path, path: Path) -> dict:
+def one_epoch(folder: Path, path: Path, optimizer: str) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), str(path)],
+        [sys.executable, "-c", CHILD, str(folder), str(path), optimizer],
         capture_output=True,
         text=True,
         env=env,
@@ -120,6 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--small", type=int, default=1_000_000)
+    parser.add_argument(
+        "--optimizers", nargs="+", default=["lazy_adam", "adam"], choices=["adam", "lazy_adam"]
+    )
     args = parser.parse_args()
     small = min(args.small, args.rows)
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,21 +135,22 @@ def main() -> None:
             f"({large.stat().st_size / 2**20:.0f} MiB gzip)"
         )
         mtl.data.Schema.load(folder)  # the layout loads
-        results = {}
-        for rows, path in ((small, first), (args.rows, large)):
-            results[rows] = result = one_epoch(folder, path)
-            assert result["rows"] == rows, (rows, result["rows"])  # each read exactly once
+        for optimizer in args.optimizers:
+            results = {}
+            for rows, path in ((small, first), (args.rows, large)):
+                results[rows] = result = one_epoch(folder, path, optimizer)
+                assert result["rows"] == rows, (rows, result["rows"])  # each read exactly once
+                print(
+                    f"{optimizer:>9}, {rows:>10,} rows: {result['rows_per_s']:,.0f} rows/s, "
+                    f"{result['seconds']:.0f} s, peak RSS {result['peak_mib']:,.0f} MiB "
+                    f"({result['before_training_mib']:,.0f} MiB before training)"
+                )
+            rate = results[args.rows]["rows_per_s"]
             print(
-                f"{rows:>10,} rows: {result['rows_per_s']:,.0f} rows/s, "
-                f"{result['seconds']:.0f} s, peak RSS {result['peak_mib']:,.0f} MiB "
-                f"({result['before_training_mib']:,.0f} MiB before training)"
+                f"{optimizer:>9}, extrapolated, not measured: one epoch of the full "
+                f"{FULL_TRAIN_ROWS:,} training rows at {rate:,.0f} rows/s takes about "
+                f"{FULL_TRAIN_ROWS / rate / 60:.0f} min"
             )
-        rate = results[args.rows]["rows_per_s"]
-        print(
-            f"extrapolated, not measured: one epoch of the full {FULL_TRAIN_ROWS:,} training "
-            f"rows at {rate:,.0f} rows/s takes about {FULL_TRAIN_ROWS / rate / 60:.0f} min"
-        )
-
 
 if __name__ == "__main__":
     main()

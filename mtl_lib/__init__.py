@@ -7,6 +7,7 @@ Modules, by concept (dependencies point down the list):
   the MMoE paper's correlated tasks) and real data (UCI census-income, cached, checksummed).
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
 - `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
+- `mtl_lib.optimizers`: `LazyAdam`, Adam that updates only the embedding rows a batch uses.
 - `mtl_lib.train`: seeding, compiling, training (on one device or under a `tf.distribute`
   strategy) and predicting.
 - `mtl_lib.serving`: export a trained model as a SavedModel of raw feature columns.
@@ -41,6 +42,7 @@ from mtl_lib import (
     layers,
     metrics,
     models,
+    optimizers,
     plots,
     serving,
     synthetic,
@@ -54,6 +56,7 @@ __all__ = [
     "layers",
     "metrics",
     "models",
+    "optimizers",
     "plots",
     "serving",
     "synthetic",

@@ -28,6 +28,7 @@ import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
+from mtl_lib import optimizers
 from mtl_lib.data import Schema, make_dataset
 
 DEFAULT_LEARNING_RATE = 1e-3
@@ -55,6 +56,7 @@ def compile_model(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     loss_weights: Mapping[str, float] | None = None,
     steps_per_execution: int | None = None,
+    optimizer: str | keras.optimizers.Optimizer = "adam",
 ) -> keras.Model:
     """Compile `model` with a loss on each named output (binary cross-entropy by default).
 
@@ -69,6 +71,10 @@ def compile_model(
             then see a batch end every that many steps. Default: `STEPS_PER_EXECUTION`,
             or 1 inside a `tf.distribute` strategy's scope, where Keras 3.15's multi-step
             function fails ("You must feed a value for placeholder tensor").
+        optimizer: `"adam"` (Keras's), `"lazy_adam"` (`mtl_lib.optimizers.LazyAdam`:
+            a step updates only the embedding rows its batch touches, which pays off
+            with tables of millions of rows), or an optimizer instance (then
+            `learning_rate` is not used).
 
     Returns:
         The same model, compiled.
@@ -84,7 +90,7 @@ def compile_model(
     if steps_per_execution is None:
         steps_per_execution = 1 if tf.distribute.has_strategy() else STEPS_PER_EXECUTION
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
+        optimizer=optimizers.get(optimizer, learning_rate),
         loss=dict(losses),
         loss_weights=dict(loss_weights) if loss_weights else None,
         steps_per_execution=steps_per_execution,

@@ -1,0 +1,83 @@
+"""Optimizers for large embedding tables: Adam that touches only the rows a batch uses."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+PACKAGE = "mtl_lib"
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LazyAdam(keras.optimizers.Adam):
+    """Adam whose sparse updates read and write only the rows a batch touches.
+
+    Keras 3's Adam treats the gradient of an embedding table as dense: at every step it
+    decays the moments of every row and moves every row, touched or not, so one step
+    costs time in proportion to the whole table (millions of rows on Ali-CCP) rather than
+    to the batch. `LazyAdam` applies the same update to the rows in the gradient's
+    indices only, the "lazy" Adam of TensorFlow 1's `LazyAdamOptimizer`, TF Addons and
+    PyTorch's `SparseAdam`. For a row i that the batch touches, with g_i its gradient
+    summed over the batch's repeats of i and t the step:
+
+        m_i ← β₁ m_i + (1 − β₁) g_i
+        v_i ← β₂ v_i + (1 − β₂) g_i²
+        w_i ← w_i − lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m_i / (√v_i + ε)
+
+    and rows the batch does not touch keep their weights and their moments. Dense
+    gradients (every other weight) get Keras's Adam unchanged, so a model without an
+    embedding table trains exactly as with `keras.optimizers.Adam`. The two differ only
+    on rows a step skips: plain Adam keeps moving them with their decaying momentum.
+
+    Args:
+        learning_rate, beta_1, beta_2, epsilon, **kwargs: As `keras.optimizers.Adam`.
+
+    Raises:
+        ValueError: with `amsgrad=True`, which has no lazy form here.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.amsgrad:
+            raise ValueError("LazyAdam does not support amsgrad=True")
+
+    def update_step(self, gradient, variable, learning_rate) -> None:
+        """One step for `variable`; sparse (`tf.IndexedSlices`) gradients update lazily."""
+        if not isinstance(gradient, tf.IndexedSlices):
+            return super().update_step(gradient, variable, learning_rate)
+        dtype = variable.dtype
+        rows, positions = tf.unique(gradient.indices)  # each touched row once
+        grad = tf.math.unsorted_segment_sum(
+            tf.cast(gradient.values, dtype), positions, tf.shape(rows)[0]
+        )
+        step = tf.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        alpha = (
+            tf.cast(learning_rate, dtype)
+            * tf.sqrt(1 - tf.pow(beta_2, step))
+            / (1 - tf.pow(beta_1, step))
+        )
+        index = self._get_variable_index(variable)
+        m, v = self._momentums[index], self._velocities[index]
+        m_rows = beta_1 * tf.gather(m.value, rows) + (1 - beta_1) * grad
+        v_rows = beta_2 * tf.gather(v.value, rows) + (1 - beta_2) * tf.square(grad)
+        self.assign(m, tf.IndexedSlices(m_rows, rows))
+        self.assign(v, tf.IndexedSlices(v_rows, rows))
+        self.assign_sub(
+            variable, tf.IndexedSlices(alpha * m_rows / (tf.sqrt(v_rows) + self.epsilon), rows)
+        )
+        return None
+
+
+def get(name: str | keras.optimizers.Optimizer, learning_rate: float) -> keras.optimizers.Optimizer:
+    """An optimizer by name: `"adam"` (Keras's) or `"lazy_adam"` (`LazyAdam`), or as given.
+
+    Raises:
+        ValueError: for any other name.
+    """
+    if isinstance(name, keras.optimizers.Optimizer):
+        return name
+    known = {"adam": keras.optimizers.Adam, "lazy_adam": LazyAdam}
+    if name not in known:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(known)}")
+    return known[name](learning_rate)
