@@ -9,8 +9,8 @@ at about Ali-CCP's rates), writes it once as gzip CSV, and takes its first 1M ro
 smaller file. Each size is then trained for one epoch in a fresh process, streamed
 (`cache=False`) in batches of 2,048, with `LazyAdam` (updates only the embedding rows a
 batch touches) and with Keras's Adam (updates every row at every step); the process
-reports rows/s and its peak resident memory. The full training split (42M rows) is extrapolated from the larger run's rate,
-and printed as an extrapolation.
+reports rows/s and its peak resident memory. The full training split (42M rows) is
+extrapolated from the larger run's rate, and printed as an extrapolation.
 """
 
 from __future__ import annotations
@@ -151,6 +151,7 @@ def main() -> None:
                 f"{FULL_TRAIN_ROWS:,} training rows at {rate:,.0f} rows/s takes about "
                 f"{FULL_TRAIN_ROWS / rate / 60:.0f} min"
             )
+
 
 if __name__ == "__main__":
     main()
