@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from mtl_lib import models, train
+from mtl_lib import losses, models, train
 from mtl_lib.data import Schema, make_dataset, read_frame, split_path
 from mtl_lib.metrics import bayes_ceiling, evaluate_funnel
 from mtl_lib.models.common import conditional_name
@@ -26,13 +26,15 @@ from mtl_lib.models.common import conditional_name
 #: The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
 #: 70k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
 #: family's towers have with their defaults (ESMM's two towers: 30k; ESMM-NS also has a
-#: second embedding).
+#: second embedding; ESCM²-DR a third tower, for the imputed error: 45k).
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "esmm": models.build_esmm,
     "esmm_ns": partial(models.build_esmm, share_embedding=False, name="esmm_ns"),
     "esmm_chain": models.build_esmm_chain,
     "esmm_concat": models.build_esmm_concat,
     "aitm": models.build_aitm,
+    "escm2_ips": partial(models.build_escm2, estimator="ips"),
+    "escm2_dr": partial(models.build_escm2, estimator="dr"),
     "shared_bottom": partial(models.build_shared_bottom, bottom_units=(192, 64), tower_units=(32,)),
     "omoe": partial(models.build_omoe, num_experts=8, expert_units=(32,), tower_units=(16,)),
     "mmoe": partial(models.build_mmoe, num_experts=8, expert_units=(32,), tower_units=(16,)),
@@ -53,6 +55,12 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
         tower_units=(16,),
     ),
 }
+#: Models trained with more than a cross-entropy per step: model name → `f(steps) ->
+#: mtl_lib.losses.Objective` (the others get `mtl_lib.losses.cross_entropy`).
+OBJECTIVES: dict[str, Callable[[Sequence[str]], losses.Objective]] = {
+    "escm2_ips": partial(losses.escm2, estimator="ips"),
+    "escm2_dr": partial(losses.escm2, estimator="dr"),
+}
 #: The one training budget of every comparison (notebooks 02–04, 06 and 08): Adam at this
 #: learning rate, batches of this size, and early stopping on the validation loss with this
 #: patience, keeping the best epoch. `epochs` is only a safety cap: a comparison asserts
@@ -64,7 +72,7 @@ BUDGET: dict = {"epochs": 30, "patience": 1, "batch_size": 2048, "learning_rate"
 BASE = "base"
 #: Models of two steps: on a longer funnel they learn its first and last step (exposure →
 #: click → activate), as the original ESMM would be applied to it, without the labels between.
-TWO_STEP = ("esmm", "esmm_ns")
+TWO_STEP = ("esmm", "esmm_ns", "escm2_ips", "escm2_dr")
 #: How figures and tables name each model.
 LABELS: dict[str, str] = {
     BASE: "BASE",
@@ -73,6 +81,8 @@ LABELS: dict[str, str] = {
     "esmm_chain": "v2 chain",
     "esmm_concat": "v3 concat",
     "aitm": "v4 AITM",
+    "escm2_ips": "ESCM²-IPS",
+    "escm2_dr": "ESCM²-DR",
     "shared_bottom": "Shared-Bottom",
     "omoe": "OMoE",
     "mmoe": "MMoE",
@@ -180,12 +190,17 @@ def _train_one(
     batch_size: int,
     learning_rate: float,
     patience: int | None,
-    targets: Mapping[str, str],
+    objective: losses.Objective,
     validation: pd.DataFrame | None,
     steps_per_epoch: int | None = None,
 ) -> pd.DataFrame:
     if not model.compiled:  # a model reused across seeds keeps its compiled functions
-        train.compile_model(model, list(targets), learning_rate=learning_rate)
+        train.compile_model(
+            model,
+            objective.losses,
+            learning_rate=learning_rate,
+            loss_weights=objective.loss_weights or None,
+        )
     data = make_dataset(
         frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False
     )
@@ -199,7 +214,7 @@ def _train_one(
         data,
         validation=valid,
         epochs=epochs,
-        targets=targets,
+        targets=objective.targets,
         patience=patience,
         steps_per_epoch=steps_per_epoch,
     )
@@ -285,7 +300,7 @@ def run(
             model,
             splits.train,
             schema,
-            targets={s: s for s in steps},
+            objective=OBJECTIVES.get(name, losses.cross_entropy)(steps),
             validation=valid,
             **options,
         )
@@ -348,7 +363,7 @@ def _run_base(
             model,
             frame,
             schema,
-            targets={output: step},
+            objective=losses.Objective({output: "binary_crossentropy"}, {output: step}),
             validation=val,
             steps_per_epoch=full_epoch if t > 0 else None,
             **options,

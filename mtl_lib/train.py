@@ -98,16 +98,33 @@ def compile_model(
     return model
 
 
-def _targets(model: keras.Model, targets: Mapping[str, str] | None) -> dict[str, str]:
+def _targets(
+    model: keras.Model, targets: Mapping[str, str | tuple[str, ...]] | None
+) -> dict[str, str | tuple[str, ...]]:
     if not isinstance(model.loss, Mapping):
         raise ValueError(f"compile {model.name!r} with mtl_lib.train.compile_model first")
     return dict(targets) if targets else {name: name for name in model.loss}
 
 
-def _select(dataset: tf.data.Dataset, targets: Mapping[str, str]) -> tf.data.Dataset:
-    """Keep the labels the losses need, renamed to their outputs."""
+def _select(
+    dataset: tf.data.Dataset, targets: Mapping[str, str | tuple[str, ...]]
+) -> tf.data.Dataset:
+    """Keep the labels the losses need, renamed to their outputs.
+
+    A target that names several columns gets them stacked, `(batch, k)` (ESCM²'s
+    counterfactual loss reads click and conversion together).
+    """
+
+    def label(labels: dict, columns: str | tuple[str, ...]) -> tf.Tensor:
+        if isinstance(columns, str):
+            return labels[columns]
+        return tf.stack([tf.cast(tf.reshape(labels[c], [-1]), tf.float32) for c in columns], -1)
+
     return dataset.map(
-        lambda features, labels: (features, {out: labels[col] for out, col in targets.items()})
+        lambda features, labels: (
+            features,
+            {out: label(labels, cols) for out, cols in targets.items()},
+        )
     )
 
 
@@ -227,7 +244,7 @@ def fit(
     *,
     validation: tf.data.Dataset | None = None,
     epochs: int = 3,
-    targets: Mapping[str, str] | None = None,
+    targets: Mapping[str, str | tuple[str, ...]] | None = None,
     patience: int | None = None,
     steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
@@ -242,7 +259,9 @@ def fit(
         validation: Optional validation batches, in the same form.
         epochs: Passes over `train`.
         targets: Output name → label column, when they differ (BASE's CVR model:
-            `{"purchase_given_click": "purchase"}`); default: each loss's output name.
+            `{"purchase_given_click": "purchase"}`), or a tuple of columns stacked into
+            one `(batch, k)` label (ESCM², `mtl_lib.losses.escm2`); default: each loss's
+            output name. Validation AUCs are logged for single-column targets.
         patience: Stop when the validation loss has not improved for this many epochs and
             restore the best epoch's weights (needs `validation`); `epochs` is then the most.
         steps_per_epoch: Gradient steps per epoch, repeating `train` as needed (default:
@@ -280,7 +299,7 @@ def fit(
             model.steps_per_execution = per_call
             model.train_function = None  # traced anew for the new count
     validation = _select(validation, targets) if validation is not None else None
-    log = _EpochLog(validation, list(targets))
+    log = _EpochLog(validation, [out for out, cols in targets.items() if isinstance(cols, str)])
     extra = list(callbacks)
     if counter is not None:
         extra.append(counter)

@@ -1,0 +1,154 @@
+"""Training objectives beyond one cross-entropy per output: ESCM²'s counterfactual CVR risk.
+
+An `Objective` says how a model is compiled and fed: a loss per output, its weight, and the
+label column (or columns) each loss reads. Most models of the project need only the
+default, binary cross-entropy on every step; ESCM² (Wang et al., SIGIR 2022,
+https://arxiv.org/abs/2204.05125) adds a loss that reads two labels (click and
+conversion) and three predictions (pCTR, pCVR and, for DR, the imputed error), which is
+what `CounterfactualCVRLoss` computes from one packed output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import keras
+from keras import ops
+
+PACKAGE = "mtl_lib"
+Estimator = Literal["ips", "dr"]
+ESTIMATORS: tuple[Estimator, ...] = ("ips", "dr")
+#: Output of an ESCM² model that packs `[pCTR, pCVR]` (IPS) or `[pCTR, pCVR, imputed
+#: error]` (DR) for `CounterfactualCVRLoss`; its label is `[click, click ∧ conversion]`.
+COUNTERFACTUAL = "counterfactual_cvr"
+EPSILON = 1e-7  # as Keras's binary cross-entropy clips probabilities
+
+
+def _bce(labels: keras.KerasTensor, probs: keras.KerasTensor) -> keras.KerasTensor:
+    probs = ops.clip(probs, EPSILON, 1 - EPSILON)
+    return -(labels * ops.log(probs) + (1 - labels) * ops.log(1 - probs))
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class CounterfactualCVRLoss(keras.losses.Loss):
+    """ESCM²'s counterfactual CVR risk, by inverse propensity (IPS) or doubly robust (DR).
+
+    ESMM's pCVR gets no loss of its own; ESCM² gives it one on the clicked rows, reweighted
+    so that the clicked rows stand for the whole exposure space. With o_i the click label,
+    r_i the conversion label (click ∧ conversion, so 0 on non-clicked rows), p_i = pCTR (the
+    propensity), q_i = pCVR and ℓ_i = BCE(r_i, q_i), on a batch of B rows with
+    n = Σ_i o_i clicks, as the authors' PaddleRec code computes it
+    (`models/multitask/escm2/static_model.py`):
+
+    **IPS** (one term per row, then the batch mean):
+
+        w_i = min(1 / max(p_i · n, 10⁻⁶), clip) · B        (no gradient through w_i)
+        L_IPS = (1/B) Σ_i o_i · w_i · ℓ_i  =  Σ_{clicked i} min(1/(p_i n), clip) · ℓ_i
+
+    The paper writes (1/|D|) Σ_i o_i ℓ_i / p_i. The code normalises by the batch's clicks
+    n instead of its B exposures, which scales the term by about 1/CTR; we follow the code.
+
+    **DR**, with δ_i the imputation tower's estimate of ℓ_i (a probability in (0, 1), as in
+    the code) and e_i = ℓ_i − δ_i:
+
+        u_i = min(o_i / max(p_i, 10⁻⁶), clip)                (no gradient through u_i)
+        L_DR = (1/B) Σ_i [ δ_i + u_i e_i  +  u_i e_i² ]
+
+    The first two terms are the doubly robust estimate of the CVR risk over every exposure
+    (imputed everywhere, corrected on the clicked rows); the last trains the imputation
+    tower on the clicked rows. Gradients flow into pCVR (through ℓ_i) and into δ_i, never
+    into the propensity: pCTR learns from the click loss alone.
+
+    Rows covered: every exposure enters the batch mean; only clicked rows carry ℓ_i.
+    Propensities are clipped from below at 10⁻⁶ and the weights from above at `clip` (15
+    in the code, "an online trick").
+
+    Args:
+        estimator: `"ips"` or `"dr"`.
+        clip: Largest inverse-propensity weight (before IPS's × B).
+        name: The loss's name.
+
+    Call args:
+        y_true: `(batch, 2)`: click, click ∧ conversion.
+        y_pred: `(batch, 2)` pCTR, pCVR for IPS; `(batch, 3)` with the imputed error for DR.
+
+    Returns:
+        `(batch,)` per-row terms; Keras's default reduction takes their mean.
+    """
+
+    def __init__(
+        self, estimator: Estimator = "ips", clip: float = 15.0, name: str | None = None, **kwargs
+    ) -> None:
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+        if not clip > 0:
+            raise ValueError(f"clip must be positive, got {clip}")
+        super().__init__(name=name or f"escm2_{estimator}", **kwargs)
+        self.estimator, self.clip = estimator, float(clip)
+
+    def call(self, y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
+        """Per-row terms, `(batch,)`, as the class docstring defines them."""
+        y_true = ops.cast(y_true, y_pred.dtype)
+        click, label = y_true[:, 0], y_true[:, 1]
+        propensity, cvr = y_pred[:, 0], y_pred[:, 1]
+        loss = _bce(label, cvr)
+        if self.estimator == "ips":
+            rows = ops.cast(ops.shape(click)[0], y_pred.dtype)
+            clicks = ops.sum(click)
+            weight = ops.minimum(1 / ops.maximum(propensity * clicks, 1e-6), self.clip) * rows
+            return click * ops.stop_gradient(weight) * loss
+        imputed = y_pred[:, 2]
+        weight = ops.stop_gradient(ops.minimum(click / ops.maximum(propensity, 1e-6), self.clip))
+        error = loss - imputed
+        return imputed + weight * error + weight * ops.square(error)
+
+    def get_config(self) -> dict:
+        """The loss's settings, for saving with a compiled model."""
+        return {**super().get_config(), "estimator": self.estimator, "clip": self.clip}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """How to compile and feed a model: output → loss, output → weight, output → label(s).
+
+    A target is one label column, or a tuple of columns stacked into a `(batch, k)` label
+    (`mtl_lib.train.fit` builds it).
+    """
+
+    losses: dict[str, str | keras.losses.Loss]
+    targets: dict[str, str | tuple[str, ...]]
+    loss_weights: dict[str, float] = field(default_factory=dict)
+
+
+def cross_entropy(steps: Sequence[str]) -> Objective:
+    """The default: binary cross-entropy on every step's output, weight 1."""
+    return Objective({s: "binary_crossentropy" for s in steps}, {s: s for s in steps})
+
+
+def escm2(
+    steps: Sequence[str],
+    estimator: Estimator = "ips",
+    *,
+    counterfactual_weight: float = 0.5,
+    ctcvr_weight: float = 0.5,
+    clip: float = 15.0,
+) -> Objective:
+    """ESCM²'s objective on a two-step funnel (click, conversion).
+
+        L = L_CTR + λ_c · L_IPS|DR + λ_g · L_CTCVR,
+
+    with λ_c = `counterfactual_weight` and λ_g = `ctcvr_weight`, both 0.5 in the authors'
+    configuration (`counterfactual_w`, `global_w`).
+    """
+    click, conversion = steps
+    return Objective(
+        losses={
+            click: "binary_crossentropy",
+            conversion: "binary_crossentropy",
+            COUNTERFACTUAL: CounterfactualCVRLoss(estimator, clip),
+        },
+        targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
+        loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: counterfactual_weight},
+    )

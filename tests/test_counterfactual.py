@@ -1,0 +1,118 @@
+"""ESCM² (IPS, DR): the losses by hand on a toy batch, their gradients, the builder, training."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import mtl_lib as mtl
+from mtl_lib.losses import COUNTERFACTUAL, CounterfactualCVRLoss
+
+# Four exposures, two clicked (rows 0 and 2), one conversion (row 0).
+CLICK = np.array([1.0, 0.0, 1.0, 0.0])
+CONVERT = np.array([1.0, 0.0, 0.0, 0.0])
+PCTR = np.array([0.5, 0.2, 0.04, 0.1])
+PCVR = np.array([0.3, 0.6, 0.2, 0.9])
+IMPUTED = np.array([0.4, 0.3, 0.1, 0.2])
+
+
+def bce(y, p):
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def loss_of(estimator, y_pred, clip=15.0):
+    y_true = tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32)
+    return float(CounterfactualCVRLoss(estimator, clip)(y_true, y_pred))
+
+
+def test_ips_is_the_codes_click_normalised_weighted_loss_by_hand():
+    # Two clicks in the batch: each clicked row weighs min(1 / (pCTR * 2), 15).
+    expected = (bce(1, 0.3) / (0.5 * 2) + bce(0, 0.2) / (0.04 * 2)) / 1  # Σ over clicked rows
+    got = loss_of("ips", tf.constant(np.stack([PCTR, PCVR], 1), tf.float32))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_ips_weight_is_clipped():
+    # pCTR 0.001 on row 2: 1 / (0.001 * 2) = 500, clipped to 15 (clip 15), or to 3.
+    pctr = PCTR.copy()
+    pctr[2] = 0.001
+    y_pred = tf.constant(np.stack([pctr, PCVR], 1), tf.float32)
+    for clip in (15.0, 3.0):
+        expected = min(1 / (0.5 * 2), clip) * bce(1, 0.3) + clip * bce(0, 0.2)
+        assert loss_of("ips", y_pred, clip) == pytest.approx(expected, rel=1e-5)
+
+
+def test_dr_by_hand():
+    err = bce(CONVERT, PCVR) - IMPUTED
+    weight = np.minimum(CLICK / PCTR, 15)  # 2 and 25 → 15 on the clicked rows, 0 elsewhere
+    assert weight[2] == 15
+    expected = np.mean(IMPUTED + weight * err + weight * err**2)
+    got = loss_of("dr", tf.constant(np.stack([PCTR, PCVR, IMPUTED], 1), tf.float32))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("estimator", ["ips", "dr"])
+def test_gradients_skip_the_propensity_and_the_non_clicked_cvr(estimator):
+    columns = [PCTR, PCVR] + ([IMPUTED] if estimator == "dr" else [])
+    y_pred = tf.Variable(np.stack(columns, 1), dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        loss = CounterfactualCVRLoss(estimator)(
+            tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32), y_pred
+        )
+    grad = tape.gradient(loss, y_pred).numpy()
+    np.testing.assert_array_equal(grad[:, 0], 0)  # pCTR learns from the click loss alone
+    np.testing.assert_array_equal(grad[CLICK == 0, 1], 0)  # pCVR: clicked rows only
+    assert (grad[CLICK == 1, 1] != 0).all()
+    if estimator == "dr":  # δ on a non-clicked row: d/dδ of δ/B
+        np.testing.assert_allclose(grad[CLICK == 0, 2], 1 / 4)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        CounterfactualCVRLoss("snips")
+    with pytest.raises(ValueError, match="clip must be positive"):
+        CounterfactualCVRLoss("ips", clip=0)
+    gen = mtl.synthetic.FunnelGenerator(("click", "apply", "approve"), seed=0)
+    with pytest.raises(ValueError, match="exactly 2 steps"):
+        mtl.models.build_escm2(gen.schema)
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        mtl.models.build_escm2(gen.schema.with_steps(("click", "apply")), "snips")
+
+
+@pytest.fixture(scope="module")
+def splits():
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
+    return mtl.experiment.Splits.from_frames(
+        gen.schema, gen.sample(6000, 0), gen.sample(2000, 1), gen.sample(2000, 2)
+    )
+
+
+@pytest.mark.parametrize(("estimator", "width"), [("ips", 2), ("dr", 3)])
+def test_builder_outputs_and_a_trained_model_round_trips(splits, estimator, width, tmp_path):
+    result = mtl.experiment.run(
+        f"escm2_{estimator}", splits, seed=0, epochs=2, batch_size=512, validation=True
+    )
+    pred = result.predictions
+    assert pred[COUNTERFACTUAL].shape == (2000, width)
+    np.testing.assert_allclose(pred[COUNTERFACTUAL][:, 0], pred["click"], rtol=1e-6)
+    np.testing.assert_allclose(pred[COUNTERFACTUAL][:, 1], pred["purchase_given_click"], rtol=1e-6)
+    np.testing.assert_allclose(pred["purchase"], pred["click"] * pred["purchase_given_click"], 1e-5)
+    history = result.history
+    assert np.isfinite(history[f"{COUNTERFACTUAL}_loss"]).all()
+    assert f"val_{COUNTERFACTUAL}_auc" not in history  # two labels: no AUC to log
+    model = result.models[0]
+    assert model.loss[COUNTERFACTUAL].estimator == estimator
+    model.save(tmp_path / "escm2.keras")
+    loaded = keras.saving.load_model(tmp_path / "escm2.keras")
+    assert loaded.loss[COUNTERFACTUAL].get_config() == model.loss[COUNTERFACTUAL].get_config()
+    again = mtl.train.predict(loaded, splits.test, splits.schema)
+    for name, values in pred.items():
+        np.testing.assert_array_equal(again[name], values)
+
+
+def test_stacked_targets_feed_click_and_conversion(splits):
+    data = mtl.data.make_dataset(splits.train.head(8), splits.schema, batch_size=8)
+    selected = mtl.train._select(data, {COUNTERFACTUAL: ("click", "purchase")})
+    _, labels = next(iter(selected))
+    expected = splits.train.head(8)[["click", "purchase"]].to_numpy("float32")
+    np.testing.assert_array_equal(labels[COUNTERFACTUAL].numpy(), expected)
