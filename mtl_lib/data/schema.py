@@ -39,6 +39,9 @@ from mtl_lib.data.layout import (
 Kind = Literal["C", "D", "K"]
 EMBEDDED_KINDS = ("C", "D")
 TRUTH_PREFIX = "true_p_"
+#: Column of a step's potential outcome on synthetic evaluation data (`potential_purchase`:
+#: would the exposure convert had it been clicked), for every exposure.
+POTENTIAL_PREFIX = "potential_"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss, reach_rates
 from mtl_lib.metrics.funnel import (
     conditional_metrics,
     conditional_prediction,
+    entire_space_conditional,
     evaluate_funnel,
     expected_calibration_error,
     reliability_curve,
@@ -29,6 +30,7 @@ __all__ = [
     "compare",
     "conditional_metrics",
     "conditional_prediction",
+    "entire_space_conditional",
     "evaluate_funnel",
     "expected_calibration_error",
     "interval_text",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mtl_lib.data.schema import TRUTH_PREFIX, Schema
+from mtl_lib.data.schema import POTENTIAL_PREFIX, TRUTH_PREFIX, Schema
 from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss
 
 _EPS = 1e-7
@@ -112,6 +112,66 @@ def conditional_metrics(
         out["unreached_spearman"] = spearman(conditional[~reached], true_cond)
         out["unreached_bias"] = float(conditional[~reached].mean() - true_cond.mean())
     return out
+
+
+def entire_space_conditional(
+    conditional: np.ndarray, frame: pd.DataFrame, step: str, previous: str
+) -> pd.DataFrame:
+    """Predicted P(step | previous, x) against the truth, on the reached and unreached rows.
+
+    Real logs can score a CVR model only where the conversion label exists: on clicked
+    rows. Synthetic data know every exposure's true conditional probability
+    `true_p_<step>_given_<previous>` and, when sampled with `potential=True`, its
+    potential outcome `potential_<step>` (would it convert had it been clicked), so the
+    non-clicked exposures, where ESMM and its counterfactual successors disagree, can be
+    scored as well.
+
+    Args:
+        conditional: Predicted P(step | previous, x) for every row of `frame`, `(rows,)`.
+        frame: An evaluation split with the truth column (and the potential outcome for
+            `potential_auc`).
+        step: The step, e.g. `"purchase"`.
+        previous: The step before it, e.g. `"click"`.
+
+    Returns:
+        One row per space (`"reached"`, `"not reached"`, `"all"`) with its `rows`;
+        `mean_predicted` and `mean_true`; `bias`, their difference; `mae`, the mean
+        absolute error against the true probability (calibration per exposure);
+        `spearman`, the rank correlation with it; and `potential_auc`, the AUC against
+        the potential outcomes (NaN without them).
+
+    Raises:
+        ValueError: if `frame` lacks the truth column, or the prediction's length differs.
+    """
+    truth_column = f"{TRUTH_PREFIX}{step}_given_{previous}"
+    if truth_column not in frame.columns:
+        raise ValueError(f"the frame has no ground truth {truth_column!r}: use synthetic data")
+    conditional = np.asarray(conditional, dtype=float).ravel()
+    if len(conditional) != len(frame):
+        raise ValueError(f"{len(conditional)} predictions for {len(frame)} rows")
+    truth = frame[truth_column].to_numpy(dtype=float)
+    potential_column = f"{POTENTIAL_PREFIX}{step}"
+    potential = frame[potential_column].to_numpy() if potential_column in frame else None
+    reached = frame[previous].to_numpy() == 1
+    rows = []
+    for space, mask in (("reached", reached), ("not reached", ~reached), ("all", None)):
+        keep = np.ones(len(frame), bool) if mask is None else mask
+        pred, true = conditional[keep], truth[keep]
+        rows.append(
+            {
+                "space": space,
+                "rows": int(keep.sum()),
+                "mean_predicted": pred.mean() if keep.any() else np.nan,
+                "mean_true": true.mean() if keep.any() else np.nan,
+                "bias": (pred - true).mean() if keep.any() else np.nan,
+                "mae": np.abs(pred - true).mean() if keep.any() else np.nan,
+                "spearman": spearman(pred, true),
+                "potential_auc": auc(potential[keep], pred)
+                if potential is not None and keep.any()
+                else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("space")
 
 
 def evaluate_funnel(

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mtl_lib.data.schema import TRUTH_PREFIX, Field, Schema
+from mtl_lib.data.schema import POTENTIAL_PREFIX, TRUTH_PREFIX, Field, Schema
 
 DEFAULT_STEPS = ("click", "apply", "approve", "activate")
 #: Share of exposures reaching each step, near a real credit-card funnel.
@@ -145,6 +145,14 @@ class FunnelGenerator:
             one per step.
         fields: The input fields.
         seed: Fixes the world and, with `stream`, every sampled row.
+        confounding: Weight γ of a hidden confounder: a latent z ~ N(0, 1) per exposure,
+            drawn apart from the features and never among them, adds γ·z to the logit of
+            every step, so that it raises clicking and converting alike. Selection is
+            then no longer "at random" given the features: no model of x can know z, and
+            a propensity of x alone cannot undo it. The truth columns are the exposure's
+            own probabilities, z included (what it would do; the best a model of x can
+            reach is their mean over z). 0 (the default) draws no z and leaves every
+            sample as it was, byte for byte.
 
     Example:
         >>> gen = FunnelGenerator(steps=("click", "purchase"), seed=0)
@@ -162,6 +170,7 @@ class FunnelGenerator:
         signal: float | Sequence[float] = DEFAULT_SIGNAL,
         fields: Sequence[FieldSpec] = DEFAULT_FIELDS,
         seed: int = 0,
+        confounding: float = 0.0,
     ) -> None:
         self.steps = tuple(steps)
         n = len(self.steps)
@@ -184,6 +193,9 @@ class FunnelGenerator:
         self.signal = _per_step(signal, n, "signal")
         if np.any(self.signal < 0):
             raise ValueError(f"signal must be >= 0, got {tuple(self.signal)}")
+        if not confounding >= 0:
+            raise ValueError(f"confounding must be >= 0, got {confounding}")
+        self.confounding = float(confounding)
         self.fields = tuple(fields)
         self.seed = int(seed)
         self.truth = truth_columns(self.steps)
@@ -284,32 +296,47 @@ class FunnelGenerator:
             d[t] = rho * d[t - 1] + np.sqrt(1 - rho**2) * (resid - self._r_mean[t]) / self._r_std[t]
         self.intercepts = np.zeros(n)
         reach = np.ones(d.shape[1])
+        hidden = self._latent(stream=-1, block=0, rows=d.shape[1])
         for t in range(n):
-            self.intercepts[t] = _solve_intercept(self.signal[t] * d[t], reach, self.reach_rates[t])
-            reach = reach * _sigmoid(self.intercepts[t] + self.signal[t] * d[t])
+            score = self.signal[t] * d[t] + hidden
+            self.intercepts[t] = _solve_intercept(score, reach, self.reach_rates[t])
+            reach = reach * _sigmoid(self.intercepts[t] + score)
 
     # ------------------------------------------------------------------------- sampling
     def _draw_block_ids(self, stream: int, rows: int, block: int = 0) -> dict[str, np.ndarray]:
         return self._draw_ids(np.random.default_rng([self.seed, stream + 2, block, 0]), rows)
 
-    def true_probabilities(self, ids: dict[str, np.ndarray]) -> np.ndarray:
+    def _latent(self, stream: int, block: int, rows: int) -> np.ndarray | float:
+        """γ·z for each row, from a stream of its own (0 and no draw when γ = 0)."""
+        if self.confounding == 0:
+            return 0.0
+        rng = np.random.default_rng([self.seed, stream + 2, block, 2])
+        return self.confounding * rng.normal(size=rows)
+
+    def true_probabilities(
+        self, ids: dict[str, np.ndarray], latent: np.ndarray | float = 0.0
+    ) -> np.ndarray:
         """True conditional probability of every step, `(steps, rows)`.
 
         Args:
             ids: Column name → id array of shape `(rows,)`, one per field.
+            latent: The confounder's γ·z per row (0: none, or its mean effect's centre).
         """
         d = self._drivers(ids)
-        return _sigmoid(self.intercepts[:, None] + self.signal[:, None] * d)
+        return _sigmoid(self.intercepts[:, None] + self.signal[:, None] * d + latent)
 
-    def _block(self, stream: int, block: int, rows: int) -> pd.DataFrame:
+    def _block(self, stream: int, block: int, rows: int, potential: bool = False) -> pd.DataFrame:
         ids = self._draw_block_ids(stream, rows, block)
-        cond = self.true_probabilities(ids)
+        cond = self.true_probabilities(ids, self._latent(stream, block, rows))
         uniform = np.random.default_rng([self.seed, stream + 2, block, 1]).random(cond.shape)
         frame = pd.DataFrame(ids)
         reached = np.ones(rows, dtype=bool)
         for step, p, u in zip(self.steps, cond, uniform, strict=True):
             reached = reached & (u < p)  # a step can only happen after the previous one
             frame[step] = reached.astype(np.int8)
+        if potential:  # whether each exposure would take the step had it taken the one before
+            for step, p, u in zip(self.steps[1:], cond[1:], uniform[1:], strict=True):
+                frame[f"{POTENTIAL_PREFIX}{step}"] = (u < p).astype(np.int8)
         reach = cond[0]
         frame[self.truth[0]] = reach
         for t in range(1, len(self.steps)):
@@ -318,23 +345,36 @@ class FunnelGenerator:
             frame[self.truth[2 * t]] = reach
         return frame
 
-    def iter_blocks(self, n_rows: int, stream: int = 0) -> Iterator[pd.DataFrame]:
-        """Yield the rows of `sample(n_rows, stream)` in blocks of bounded size."""
+    def iter_blocks(
+        self, n_rows: int, stream: int = 0, *, potential: bool = False
+    ) -> Iterator[pd.DataFrame]:
+        """Yield the rows of `sample(n_rows, stream, potential=...)` in blocks of bounded size."""
         if n_rows < 1:
             raise ValueError(f"n_rows must be >= 1, got {n_rows}")
         if stream < 0:
             raise ValueError(f"stream must be >= 0, got {stream}")
         for block, start in enumerate(range(0, n_rows, _BLOCK_ROWS)):
-            yield self._block(stream, block, min(_BLOCK_ROWS, n_rows - start))
+            yield self._block(stream, block, min(_BLOCK_ROWS, n_rows - start), potential)
 
-    def sample(self, n_rows: int, stream: int = 0) -> pd.DataFrame:
+    def sample(self, n_rows: int, stream: int = 0, *, potential: bool = False) -> pd.DataFrame:
         """Draw `n_rows` exposures from row stream `stream`.
+
+        Args:
+            n_rows: Exposures to draw.
+            stream: Row stream (independent of every other stream of the same world).
+            potential: Also return, for every step after the first, its potential outcome
+                `potential_<step>`: 1 if the exposure would take the step had it taken the
+                one before, for every exposure, reached or not. It is drawn with the same
+                uniform as the step's label, so it equals the label wherever the step
+                before was reached. An evaluation split may carry it (no schema lists
+                it, so no model reads it); training data should not.
 
         Returns:
             A frame with one int32 column per field, one int8 0/1 column per step and the
-            float ground-truth columns `truth_columns(steps)`.
+            float ground-truth columns `truth_columns(steps)` (and the potential outcomes).
         """
-        return pd.concat(list(self.iter_blocks(n_rows, stream)), ignore_index=True)
+        blocks = self.iter_blocks(n_rows, stream, potential=potential)
+        return pd.concat(list(blocks), ignore_index=True)
 
     def write_csv(self, path: str | Path, n_rows: int, stream: int = 0) -> Path:
         """Write `sample(n_rows, stream)` to a CSV (gzip if it ends in `.gz`) in blocks.
@@ -374,6 +414,7 @@ def make_funnel(
     signal: float | Sequence[float] = DEFAULT_SIGNAL,
     fields: Sequence[FieldSpec] = DEFAULT_FIELDS,
     seed: int = 0,
+    confounding: float = 0.0,
 ) -> tuple[pd.DataFrame, Schema]:
     """Draw a funnel data set with known true probabilities.
 
@@ -389,7 +430,13 @@ def make_funnel(
         ('true_p_click', 'true_p_purchase_given_click', 'true_p_purchase')
     """
     gen = FunnelGenerator(
-        steps, reach_rates=reach_rates, overlap=overlap, signal=signal, fields=fields, seed=seed
+        steps,
+        reach_rates=reach_rates,
+        overlap=overlap,
+        signal=signal,
+        fields=fields,
+        seed=seed,
+        confounding=confounding,
     )
     return gen.sample(n_rows), gen.schema
 
