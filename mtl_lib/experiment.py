@@ -26,7 +26,8 @@ from mtl_lib.models.common import conditional_name
 #: The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
 #: 70k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
 #: family's towers have with their defaults (ESMM's two towers: 30k; ESMM-NS also has a
-#: second embedding; ESCM²-DR a third tower, for the imputed error: 45k).
+#: second embedding; ESCM²-DR a third tower, for the imputed error, and DCMT one for the
+#: counterfactual CVR: 45k).
 MODELS: dict[str, Callable[..., keras.Model]] = {
     "esmm": models.build_esmm,
     "esmm_ns": partial(models.build_esmm, share_embedding=False, name="esmm_ns"),
@@ -35,6 +36,7 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
     "aitm": models.build_aitm,
     "escm2_ips": partial(models.build_escm2, estimator="ips"),
     "escm2_dr": partial(models.build_escm2, estimator="dr"),
+    "dcmt": models.build_dcmt,
     "shared_bottom": partial(models.build_shared_bottom, bottom_units=(192, 64), tower_units=(32,)),
     "omoe": partial(models.build_omoe, num_experts=8, expert_units=(32,), tower_units=(16,)),
     "mmoe": partial(models.build_mmoe, num_experts=8, expert_units=(32,), tower_units=(16,)),
@@ -60,6 +62,7 @@ MODELS: dict[str, Callable[..., keras.Model]] = {
 OBJECTIVES: dict[str, Callable[[Sequence[str]], losses.Objective]] = {
     "escm2_ips": partial(losses.escm2, estimator="ips"),
     "escm2_dr": partial(losses.escm2, estimator="dr"),
+    "dcmt": losses.dcmt,
 }
 #: The one training budget of every comparison (notebooks 02–04, 06 and 08): Adam at this
 #: learning rate, batches of this size, and early stopping on the validation loss with this
@@ -72,7 +75,7 @@ BUDGET: dict = {"epochs": 30, "patience": 1, "batch_size": 2048, "learning_rate"
 BASE = "base"
 #: Models of two steps: on a longer funnel they learn its first and last step (exposure →
 #: click → activate), as the original ESMM would be applied to it, without the labels between.
-TWO_STEP = ("esmm", "esmm_ns", "escm2_ips", "escm2_dr")
+TWO_STEP = ("esmm", "esmm_ns", "escm2_ips", "escm2_dr", "dcmt")
 #: How figures and tables name each model.
 LABELS: dict[str, str] = {
     BASE: "BASE",
@@ -83,6 +86,7 @@ LABELS: dict[str, str] = {
     "aitm": "v4 AITM",
     "escm2_ips": "ESCM²-IPS",
     "escm2_dr": "ESCM²-DR",
+    "dcmt": "DCMT",
     "shared_bottom": "Shared-Bottom",
     "omoe": "OMoE",
     "mmoe": "MMoE",

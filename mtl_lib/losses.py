@@ -5,7 +5,8 @@ label column (or columns) each loss reads. Most models of the project need only 
 default, binary cross-entropy on every step; ESCM² (Wang et al., SIGIR 2022,
 https://arxiv.org/abs/2204.05125) adds a loss that reads two labels (click and
 conversion) and three predictions (pCTR, pCVR and, for DR, the imputed error), which is
-what `CounterfactualCVRLoss` computes from one packed output.
+what `CounterfactualCVRLoss` computes from one packed output. DCMT (Zhu et al., ICDE
+2023) reads the same labels and a twin of the CVR tower (`DCMTLoss`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ PACKAGE = "mtl_lib"
 Estimator = Literal["ips", "dr"]
 ESTIMATORS: tuple[Estimator, ...] = ("ips", "dr")
 #: Output of an ESCM² model that packs `[pCTR, pCVR]` (IPS) or `[pCTR, pCVR, imputed
-#: error]` (DR) for `CounterfactualCVRLoss`; its label is `[click, click ∧ conversion]`.
+#: error]` (DR) for `CounterfactualCVRLoss`, or of DCMT that packs `[pCTR, pCVR,
+#: counterfactual pCVR]` for `DCMTLoss`; its label is `[click, click ∧ conversion]`.
 COUNTERFACTUAL = "counterfactual_cvr"
 EPSILON = 1e-7  # as Keras's binary cross-entropy clips probabilities
 
@@ -109,6 +111,67 @@ class CounterfactualCVRLoss(keras.losses.Loss):
         return {**super().get_config(), "estimator": self.estimator, "clip": self.clip}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class DCMTLoss(keras.losses.Loss):
+    """DCMT's direct entire-space CVR risk (Zhu et al., ICDE 2023, arXiv 2302.06141).
+
+    DCMT gives the CVR a twin: a factual tower r̂ (the conversion rate in the world where
+    the exposure was clicked) and a counterfactual tower r̂* (where it was not). Clicked
+    rows train r̂ on their conversion label r, weighted by the inverse click propensity;
+    non-clicked rows train r̂* on the counterfactual label r* = 1 − r (= 1, since a
+    non-clicked exposure has r = 0), weighted by the inverse non-click propensity; and a
+    soft prior ties the twins, r̂ + r̂* ≈ 1, which carries what r̂* learns on the
+    non-clicked rows over to r̂:
+
+        u_i = min(1 / max(p_i, 10⁻⁶), clip),  v_i = min(1 / max(1 − p_i, 10⁻⁶), clip)
+        L = (1/B) Σ_i [ o_i u_i BCE(r_i, r̂_i) + (1 − o_i) v_i BCE(1 − r_i, r̂*_i)
+                        + λ |1 − (r̂_i + r̂*_i)| ]
+
+    with p_i = pCTR and no gradient through u_i, v_i. The equation is the paper's; the
+    authors' code was not available to this project, so the propensity clipping (at
+    `clip`, as ESCM²'s code does) and the default weights are our choices, not theirs.
+
+    Args:
+        prior_weight: λ, the weight of the counterfactual prior.
+        clip: Largest inverse-propensity weight.
+        name: The loss's name.
+
+    Call args:
+        y_true: `(batch, 2)`: click, click ∧ conversion.
+        y_pred: `(batch, 3)`: pCTR, factual r̂, counterfactual r̂*.
+
+    Returns:
+        `(batch,)` per-row terms; Keras's default reduction takes their mean.
+    """
+
+    def __init__(
+        self, prior_weight: float = 1.0, clip: float = 15.0, name: str = "dcmt", **kwargs
+    ) -> None:
+        if not prior_weight >= 0:
+            raise ValueError(f"prior_weight must be >= 0, got {prior_weight}")
+        if not clip > 0:
+            raise ValueError(f"clip must be positive, got {clip}")
+        super().__init__(name=name, **kwargs)
+        self.prior_weight, self.clip = float(prior_weight), float(clip)
+
+    def call(self, y_true: keras.KerasTensor, y_pred: keras.KerasTensor) -> keras.KerasTensor:
+        """Per-row terms, `(batch,)`, as the class docstring defines them."""
+        y_true = ops.cast(y_true, y_pred.dtype)
+        click, label = y_true[:, 0], y_true[:, 1]
+        propensity, factual, counterfactual = y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]
+        clicked = ops.stop_gradient(ops.minimum(1 / ops.maximum(propensity, 1e-6), self.clip))
+        skipped = ops.stop_gradient(ops.minimum(1 / ops.maximum(1 - propensity, 1e-6), self.clip))
+        return (
+            click * clicked * _bce(label, factual)
+            + (1 - click) * skipped * _bce(1 - label, counterfactual)
+            + self.prior_weight * ops.abs(1 - factual - counterfactual)
+        )
+
+    def get_config(self) -> dict:
+        """The loss's settings, for saving with a compiled model."""
+        return {**super().get_config(), "prior_weight": self.prior_weight, "clip": self.clip}
+
+
 @dataclass(frozen=True)
 class Objective:
     """How to compile and feed a model: output → loss, output → weight, output → label(s).
@@ -151,4 +214,31 @@ def escm2(
         },
         targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
         loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: counterfactual_weight},
+    )
+
+
+def dcmt(
+    steps: Sequence[str],
+    *,
+    cvr_weight: float = 1.0,
+    ctcvr_weight: float = 1.0,
+    prior_weight: float = 1.0,
+    clip: float = 15.0,
+) -> Objective:
+    """DCMT's objective on a two-step funnel (click, conversion).
+
+        L = L_CTR + w_cvr · L_DCMT + w_ctcvr · L_CTCVR
+
+    (the paper's, without its L2 term). The weights default to 1: the paper tunes them
+    per data set, and its code was not available here.
+    """
+    click, conversion = steps
+    return Objective(
+        losses={
+            click: "binary_crossentropy",
+            conversion: "binary_crossentropy",
+            COUNTERFACTUAL: DCMTLoss(prior_weight, clip),
+        },
+        targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
+        loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: cvr_weight},
     )

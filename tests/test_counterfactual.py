@@ -116,3 +116,48 @@ def test_stacked_targets_feed_click_and_conversion(splits):
     _, labels = next(iter(selected))
     expected = splits.train.head(8)[["click", "purchase"]].to_numpy("float32")
     np.testing.assert_array_equal(labels[COUNTERFACTUAL].numpy(), expected)
+
+
+COUNTERFACTUAL_CVR = np.array([0.6, 0.5, 0.7, 0.2])
+
+
+def test_dcmt_by_hand():
+    u = np.minimum(1 / PCTR, 15)  # clicked rows: 2 and 25 → 15
+    v = np.minimum(1 / (1 - PCTR), 15)
+    expected = np.mean(
+        CLICK * u * bce(CONVERT, PCVR)
+        + (1 - CLICK) * v * bce(1 - CONVERT, COUNTERFACTUAL_CVR)  # r* = 1 − r = 1
+        + 0.5 * np.abs(1 - PCVR - COUNTERFACTUAL_CVR)
+    )
+    y_true = tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32)
+    y_pred = tf.constant(np.stack([PCTR, PCVR, COUNTERFACTUAL_CVR], 1), tf.float32)
+    got = float(mtl.losses.DCMTLoss(prior_weight=0.5)(y_true, y_pred))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_dcmt_gradients_reach_both_twins_but_not_the_propensity():
+    y_pred = tf.Variable(np.stack([PCTR, PCVR, COUNTERFACTUAL_CVR], 1), dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        loss = mtl.losses.DCMTLoss(prior_weight=0.0)(
+            tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32), y_pred
+        )
+    grad = tape.gradient(loss, y_pred).numpy()
+    np.testing.assert_array_equal(grad[:, 0], 0)
+    np.testing.assert_array_equal(grad[CLICK == 0, 1], 0)  # factual: clicked rows only
+    np.testing.assert_array_equal(grad[CLICK == 1, 2], 0)  # twin: non-clicked rows only
+    assert (grad[CLICK == 0, 2] < 0).all()  # pushed towards r* = 1
+    with pytest.raises(ValueError, match="prior_weight must be >= 0"):
+        mtl.losses.DCMTLoss(prior_weight=-1)
+
+
+def test_dcmt_trains_and_round_trips(splits, tmp_path):
+    result = mtl.experiment.run("dcmt", splits, seed=0, epochs=2, batch_size=512)
+    pred = result.predictions
+    assert pred[COUNTERFACTUAL].shape == (2000, 3)
+    np.testing.assert_allclose(pred[COUNTERFACTUAL][:, 1], pred["purchase_given_click"], 1e-6)
+    model = result.models[0]
+    model.save(tmp_path / "dcmt.keras")
+    loaded = keras.saving.load_model(tmp_path / "dcmt.keras")
+    again = mtl.train.predict(loaded, splits.test, splits.schema)
+    for name, values in pred.items():
+        np.testing.assert_array_equal(again[name], values)

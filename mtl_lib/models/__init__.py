@@ -6,7 +6,7 @@ from mtl_lib.models.common import (
     named_outputs,
     shared_embedding,
 )
-from mtl_lib.models.counterfactual import build_escm2
+from mtl_lib.models.counterfactual import build_dcmt, build_escm2
 from mtl_lib.models.esmm import (
     build_aitm,
     build_esmm,
@@ -25,6 +25,7 @@ from mtl_lib.models.mmoe import (
 
 __all__ = [
     "build_aitm",
+    "build_dcmt",
     "build_escm2",
     "build_esmm",
     "build_esmm_chain",

@@ -1,4 +1,4 @@
-"""Counterfactual CVR estimators on ESMM's architecture: ESCM² with IPS or DR."""
+"""Counterfactual CVR estimators on ESMM's architecture: ESCM² (IPS, DR) and DCMT."""
 
 from __future__ import annotations
 
@@ -72,3 +72,45 @@ def build_escm2(
         COUNTERFACTUAL: keras.layers.Concatenate(name="packed")(packed),
     }
     return keras.Model(inputs, named_outputs(outputs), name=name or f"escm2_{estimator}")
+
+
+def build_dcmt(
+    schema: Schema,
+    *,
+    embedding_dim: int = DEFAULT_EMBEDDING_DIM,
+    tower_units: Sequence[int] = DEFAULT_TOWER_UNITS,
+    name: str = "dcmt",
+) -> keras.Model:
+    """DCMT (Zhu et al., ICDE 2023): ESMM with a factual and a counterfactual CVR tower.
+
+    One shared embedding feeds a CTR tower and twin CVR towers: the factual r̂ (served as
+    pCVR; pCTCVR = pCTR × r̂) and the counterfactual r̂*, trained on the non-clicked rows
+    and tied to r̂ by the prior r̂ + r̂* ≈ 1 (`mtl_lib.losses.DCMTLoss`). Compile and feed
+    it with `mtl_lib.losses.dcmt(steps)` (`mtl_lib.experiment.run` does). The paper also
+    splits the input into a wide (linear) and a deep part; here every tower is an MLP,
+    as ESMM's are, so that the comparison is about the training signal.
+
+    Args:
+        schema: Features and exactly two steps (click, conversion).
+        embedding_dim: Width of every field's embedding.
+        tower_units: Hidden widths of every tower.
+        name: The model's name.
+
+    Returns:
+        A model mapping a feature dict to `{click: pCTR, purchase: pCTCVR,
+        purchase_given_click: r̂}` (with the schema's step names), each `(batch, 1)`, and
+        `counterfactual_cvr`: `(batch, 3)` [pCTR, r̂, r̂*].
+    """
+    click, conversion = check_steps(schema, "DCMT", exactly=2)
+    inputs = feature_inputs(schema)
+    x = shared_embedding(schema, inputs, embedding_dim)
+    ctr = _tower(x, tower_units, click)
+    factual = _tower(x, tower_units, conversion)
+    counterfactual = _tower(x, tower_units, f"{conversion}_counterfactual")
+    outputs = {
+        click: ctr,
+        conversion: keras.layers.Multiply(name=f"{conversion}_reach")([ctr, factual]),
+        conditional_name(conversion, click): factual,
+        COUNTERFACTUAL: keras.layers.Concatenate(name="packed")([ctr, factual, counterfactual]),
+    }
+    return keras.Model(inputs, named_outputs(outputs), name=name)
