@@ -74,7 +74,7 @@ def main() -> None:
         help="run every cell after an error too (for drafting: tests reject notebooks with errors)",
     )
     args = parser.parse_args()
-    paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
     runtimes = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
     for path in paths:
         seconds = run(path.resolve(), args.allow_errors)

@@ -20,7 +20,7 @@ def test_ci_runs_the_readme_test_command():
 
 def test_every_notebook_is_in_the_table_with_its_measured_run_time():
     runtimes = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
-    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     assert sorted(runtimes) == notebooks
     for name, seconds in runtimes.items():
         row = re.search(rf"^\| \[`{re.escape(name)}`\].*\| (\d+) s \|$", README, re.M)
@@ -41,7 +41,7 @@ def _commands(text: str) -> list[str]:
 
 
 def test_chinese_readme_lists_the_same_notebooks_and_commands():
-    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    notebooks = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     assert _notebook_links(README) == notebooks
     assert _notebook_links(README_ZH) == notebooks
     assert _commands(README_ZH) == _commands(README)
