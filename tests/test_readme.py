@@ -32,7 +32,7 @@ README_ZH = (ROOT / "README.zh-CN.md").read_text()
 
 
 def _notebook_links(text: str) -> list[str]:
-    return sorted(set(re.findall(r"\(notebooks/(\d\d_\w+\.ipynb)\)", text)))
+    return sorted(set(re.findall(r"\(notebooks/(\d\d\w*\.ipynb)\)", text)))
 
 
 def _commands(text: str) -> list[str]:
