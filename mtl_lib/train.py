@@ -203,6 +203,24 @@ class _EpochLog(keras.callbacks.Callback):
         )
 
 
+@contextlib.contextmanager
+def _quiet_retracing():
+    """Mute TensorFlow's warning about "frequent retracing" meanwhile.
+
+    TensorFlow warns when many functions are traced in a short time. A comparison of many
+    models traces each model's own train and predict functions by design (each once, see
+    `mtl_lib.experiment.run_seeds`), so the warning says nothing there; it is muted while
+    `fit`, `predict` and the validation scorer trace and run.
+    """
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
     """The model's forward pass as a function traced once per model and input structure.
 
@@ -220,15 +238,9 @@ def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
         traced = tf.function(
             lambda features: model(features, training=False), input_signature=[spec]
         )
-        logger = tf.get_logger()
-
         def score(features: dict) -> dict:
-            level = logger.level
-            logger.setLevel("ERROR")
-            try:
+            with _quiet_retracing():
                 return traced(features)
-            finally:
-                logger.setLevel(level)
 
         scorers[key] = score
     return scorers[key]
@@ -311,7 +323,7 @@ def fit(
                 monitor="val_loss", patience=patience, restore_best_weights=True
             )
         )
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_retracing():
         # A stream's length is unknown until it ends; ending is how its epoch ends.
         warnings.filterwarnings("ignore", "Your input ran out of data", UserWarning)
         history = model.fit(
@@ -523,6 +535,6 @@ def predict(
             raise ValueError("predicting on a data frame needs its schema")
         data = make_dataset(data, schema, batch_size=batch_size, validate=False)
     features = data.map(lambda f, *_: f)
-    with _one_step_per_call(model):
+    with _one_step_per_call(model), _quiet_retracing():
         out = model.predict(features, verbose=0)
     return {name: (v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v) for name, v in out.items()}
