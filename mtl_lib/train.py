@@ -238,6 +238,7 @@ def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
         traced = tf.function(
             lambda features: model(features, training=False), input_signature=[spec]
         )
+
         def score(features: dict) -> dict:
             with _quiet_retracing():
                 return traced(features)
