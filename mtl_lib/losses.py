@@ -190,6 +190,22 @@ def cross_entropy(steps: Sequence[str]) -> Objective:
     return Objective({s: "binary_crossentropy" for s in steps}, {s: s for s in steps})
 
 
+def _with_counterfactual(
+    steps: Sequence[str], loss: keras.losses.Loss, weight: float, ctcvr_weight: float
+) -> Objective:
+    """ESMM's two cross-entropies (CTCVR's weighted) and `loss` on the packed output."""
+    click, conversion = steps
+    return Objective(
+        losses={
+            click: "binary_crossentropy",
+            conversion: "binary_crossentropy",
+            COUNTERFACTUAL: loss,
+        },
+        targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
+        loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: weight},
+    )
+
+
 def escm2(
     steps: Sequence[str],
     estimator: Estimator = "ips",
@@ -205,15 +221,8 @@ def escm2(
     with λ_c = `counterfactual_weight` and λ_g = `ctcvr_weight`, both 0.5 in the authors'
     configuration (`counterfactual_w`, `global_w`).
     """
-    click, conversion = steps
-    return Objective(
-        losses={
-            click: "binary_crossentropy",
-            conversion: "binary_crossentropy",
-            COUNTERFACTUAL: CounterfactualCVRLoss(estimator, clip),
-        },
-        targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
-        loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: counterfactual_weight},
+    return _with_counterfactual(
+        steps, CounterfactualCVRLoss(estimator, clip), counterfactual_weight, ctcvr_weight
     )
 
 
@@ -232,13 +241,4 @@ def dcmt(
     (the paper's, without its L2 term). The weights default to 1: the paper tunes them
     per data set, and its code was not available here.
     """
-    click, conversion = steps
-    return Objective(
-        losses={
-            click: "binary_crossentropy",
-            conversion: "binary_crossentropy",
-            COUNTERFACTUAL: DCMTLoss(prior_weight, clip),
-        },
-        targets={click: click, conversion: conversion, COUNTERFACTUAL: (click, conversion)},
-        loss_weights={click: 1.0, conversion: ctcvr_weight, COUNTERFACTUAL: cvr_weight},
-    )
+    return _with_counterfactual(steps, DCMTLoss(prior_weight, clip), cvr_weight, ctcvr_weight)

@@ -300,76 +300,81 @@ def draw_base(path: Path) -> None:
     c.save(path)
 
 
-def draw_escm2(path: Path) -> None:
-    """ESCM²: ESMM plus a counterfactual CVR risk on pCVR, weighted by 1 / pCTR."""
-    c = Canvas(
-        7.6, 5.6, "ESCM²: ESMM plus a counterfactual CVR risk (IPS, or DR with an imputation)"
-    )
+def _twin_of_esmm(
+    path: Path,
+    title: str,
+    towers: tuple[tuple[str, float, dict], ...],
+    outputs: tuple[tuple[str, dict], ...],
+    link: tuple[int, int, float, str],
+    notes: tuple[str, str],
+) -> None:
+    """ESMM's towers and product, plus a third tower and what ties it to the others."""
+    c = Canvas(7.6, 5.6, title)
     emb = _embedding(c, 38, 66)
-    ctr = c.box(14, 20, 14, 5, "CTR tower", TOWER)
-    cvr = c.box(38, 20, 14, 5, "CVR tower", TOWER)
-    imp = c.box(62, 20, 16, 5, "imputation tower\n(DR only)", TOWER, size=8)
-    for t in (ctr, cvr, imp):
-        c.arrow(emb, t)
-    pctr = c.circle(14, 33, "pCTR", loss=True)
-    pcvr = c.circle(38, 33, "pCVR", loss=True)
-    delta = c.circle(62, 33, "δ", loss=True, size=10)
-    c.arrow(ctr, pctr)
-    c.arrow(cvr, pcvr)
-    c.arrow(imp, delta)
-    c.arrow(pctr, pcvr, rad=0.35)
-    c.note(18, 26.5, "weight 1 / pCTR (no gradient)", size=7)
+    boxes = [
+        c.box(x, 20, width, 5, text, TOWER, **style)
+        for x, (text, width, style) in zip((14, 38, 62), towers, strict=True)
+    ]
+    for box in boxes:
+        c.arrow(emb, box)
+    circles = [
+        c.circle(x, 33, text, loss=True, **style)
+        for x, (text, style) in zip((14, 38, 62), outputs, strict=True)
+    ]
+    for box, circle in zip(boxes, circles, strict=True):
+        c.arrow(box, circle)
+    start, end, x, text = link
+    c.arrow(circles[start], circles[end], rad=0.35)
+    c.note(x, 26.5, text, size=7)
     prod = c.circle(26, 42, "×", loss=True, r=2.2, color=COMBINE, size=11)
-    c.arrow(pctr, prod)
-    c.arrow(pcvr, prod)
+    c.arrow(circles[0], prod)
+    c.arrow(circles[1], prod)
     pctcvr = c.circle(26, 50, "pCTCVR", loss=True, r=3.4, size=7)
     c.arrow(prod, pctcvr)
     c.note(1, 41, "loss: BCE(click, pCTR)", size=7)
-    c.note(31, 51, "loss × 0.5: BCE(click ∧ purchase, pCTCVR)", size=7)
-    c.note(
-        45,
-        44.5,
-        "loss × 0.5 on pCVR, clicked rows:\nIPS: BCE(purchase, pCVR) / pCTR\n"
-        "DR: imputed error δ, corrected by IPS",
-        size=7,
-        va="top",
-    )
+    c.note(31, 51, notes[0], size=7)
+    c.note(45, 44.5, notes[1], size=7, va="top")
     c.save(path)
+
+
+def draw_escm2(path: Path) -> None:
+    """ESCM²: ESMM plus a counterfactual CVR risk on pCVR, weighted by 1 / pCTR."""
+    _twin_of_esmm(
+        path,
+        "ESCM²: ESMM plus a counterfactual CVR risk (IPS, or DR with an imputation)",
+        (
+            ("CTR tower", 14, {}),
+            ("CVR tower", 14, {}),
+            ("imputation tower\n(DR only)", 16, {"size": 8}),
+        ),
+        (("pCTR", {}), ("pCVR", {}), ("δ", {"size": 10})),
+        (0, 1, 18, "weight 1 / pCTR (no gradient)"),
+        (
+            "loss × 0.5: BCE(click ∧ purchase, pCTCVR)",
+            "loss × 0.5 on pCVR, clicked rows:\nIPS: BCE(purchase, pCVR) / pCTR\n"
+            "DR: imputed error δ, corrected by IPS",
+        ),
+    )
 
 
 def draw_dcmt(path: Path) -> None:
     """DCMT: a factual and a counterfactual CVR tower, tied by r̂ + r̂* ≈ 1."""
-    c = Canvas(7.6, 5.6, "DCMT: a factual and a counterfactual CVR tower, tied by a prior")
-    emb = _embedding(c, 38, 66)
-    ctr = c.box(14, 20, 14, 5, "CTR tower", TOWER)
-    cvr = c.box(38, 20, 16, 5, "factual CVR tower", TOWER, size=8)
-    twin = c.box(62, 20, 18, 5, "counterfactual\nCVR tower", TOWER, size=8)
-    for t in (ctr, cvr, twin):
-        c.arrow(emb, t)
-    pctr = c.circle(14, 33, "pCTR", loss=True)
-    pcvr = c.circle(38, 33, "r̂", loss=True, size=10)
-    star = c.circle(62, 33, "r̂*", loss=True, size=10)
-    c.arrow(ctr, pctr)
-    c.arrow(cvr, pcvr)
-    c.arrow(twin, star)
-    c.arrow(pcvr, star, rad=0.35)
-    c.note(43, 26.5, "prior: r̂ + r̂* ≈ 1", size=7)
-    prod = c.circle(26, 42, "×", loss=True, r=2.2, color=COMBINE, size=11)
-    c.arrow(pctr, prod)
-    c.arrow(pcvr, prod)
-    pctcvr = c.circle(26, 50, "pCTCVR", loss=True, r=3.4, size=7)
-    c.arrow(prod, pctcvr)
-    c.note(1, 41, "loss: BCE(click, pCTR)", size=7)
-    c.note(31, 51, "loss: BCE(click ∧ purchase, pCTCVR)", size=7)
-    c.note(
-        45,
-        44.5,
-        "r̂ on clicked rows: BCE(purchase, r̂) / pCTR\n"
-        "r̂* on non-clicked rows: BCE(1, r̂*) / (1 − pCTR)",
-        size=7,
-        va="top",
+    _twin_of_esmm(
+        path,
+        "DCMT: a factual and a counterfactual CVR tower, tied by a prior",
+        (
+            ("CTR tower", 14, {}),
+            ("factual CVR tower", 16, {"size": 8}),
+            ("counterfactual\nCVR tower", 18, {"size": 8}),
+        ),
+        (("pCTR", {}), ("r̂", {"size": 10}), ("r̂*", {"size": 10})),
+        (1, 2, 43, "prior: r̂ + r̂* ≈ 1"),
+        (
+            "loss: BCE(click ∧ purchase, pCTCVR)",
+            "r̂ on clicked rows: BCE(purchase, r̂) / pCTR\n"
+            "r̂* on non-clicked rows: BCE(1, r̂*) / (1 − pCTR)",
+        ),
     )
-    c.save(path)
 
 
 ESMM_FAMILY = {
