@@ -7,6 +7,7 @@ Modules, by concept (dependencies point down the list):
   the MMoE paper's correlated tasks) and real data (UCI census-income, cached, checksummed).
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
 - `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
+- `mtl_lib.losses`: objectives beyond a cross-entropy per step (ESCM²'s and DCMT's).
 - `mtl_lib.optimizers`: `LazyAdam`, Adam that updates only the embedding rows a batch uses.
 - `mtl_lib.train`: seeding, compiling, training (on one device or under a `tf.distribute`
   strategy) and predicting.
@@ -40,6 +41,7 @@ from mtl_lib import (
     datasets,
     experiment,
     layers,
+    losses,
     metrics,
     models,
     optimizers,
@@ -54,6 +56,7 @@ __all__ = [
     "datasets",
     "experiment",
     "layers",
+    "losses",
     "metrics",
     "models",
     "optimizers",

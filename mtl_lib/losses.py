@@ -13,18 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import keras
 from keras import ops
 
+from mtl_lib.models.counterfactual import COUNTERFACTUAL, ESTIMATORS, Estimator
+
 PACKAGE = "mtl_lib"
-Estimator = Literal["ips", "dr"]
-ESTIMATORS: tuple[Estimator, ...] = ("ips", "dr")
-#: Output of an ESCM² model that packs `[pCTR, pCVR]` (IPS) or `[pCTR, pCVR, imputed
-#: error]` (DR) for `CounterfactualCVRLoss`, or of DCMT that packs `[pCTR, pCVR,
-#: counterfactual pCVR]` for `DCMTLoss`; its label is `[click, click ∧ conversion]`.
-COUNTERFACTUAL = "counterfactual_cvr"
 EPSILON = 1e-7  # as Keras's binary cross-entropy clips probabilities
 
 

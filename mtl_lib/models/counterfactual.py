@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import keras
 
 from mtl_lib.data.schema import Schema
 from mtl_lib.layers import MLP
-from mtl_lib.losses import COUNTERFACTUAL, ESTIMATORS, Estimator
 from mtl_lib.models.common import (
     check_steps,
     conditional_name,
@@ -17,6 +17,13 @@ from mtl_lib.models.common import (
     shared_embedding,
 )
 from mtl_lib.models.esmm import DEFAULT_EMBEDDING_DIM, DEFAULT_TOWER_UNITS
+
+Estimator = Literal["ips", "dr"]
+ESTIMATORS: tuple[Estimator, ...] = ("ips", "dr")
+#: Output that packs what a counterfactual loss reads (`mtl_lib.losses`): `[pCTR, pCVR]`
+#: for ESCM²-IPS, `[pCTR, pCVR, imputed error]` for ESCM²-DR, `[pCTR, pCVR,
+#: counterfactual pCVR]` for DCMT; its label is `[click, click ∧ conversion]`.
+COUNTERFACTUAL = "counterfactual_cvr"
 
 
 def _tower(x: keras.KerasTensor, units: Sequence[int], name: str) -> keras.KerasTensor:
