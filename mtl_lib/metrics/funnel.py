@@ -154,23 +154,24 @@ def entire_space_conditional(
     potential = frame[potential_column].to_numpy() if potential_column in frame else None
     reached = frame[previous].to_numpy() == 1
     rows = []
-    for space, mask in (("reached", reached), ("not reached", ~reached), ("all", None)):
-        keep = np.ones(len(frame), bool) if mask is None else mask
-        pred, true = conditional[keep], truth[keep]
-        rows.append(
-            {
-                "space": space,
-                "rows": int(keep.sum()),
-                "mean_predicted": pred.mean() if keep.any() else np.nan,
-                "mean_true": true.mean() if keep.any() else np.nan,
-                "bias": (pred - true).mean() if keep.any() else np.nan,
-                "mae": np.abs(pred - true).mean() if keep.any() else np.nan,
-                "spearman": spearman(pred, true),
-                "potential_auc": auc(potential[keep], pred)
-                if potential is not None and keep.any()
-                else np.nan,
-            }
+    everyone = np.ones_like(reached)
+    for space, keep in (("reached", reached), ("not reached", ~reached), ("all", everyone)):
+        row = {"space": space, "rows": int(keep.sum())} | dict.fromkeys(
+            ("mean_predicted", "mean_true", "bias", "mae", "spearman", "potential_auc"), np.nan
         )
+        if keep.any():
+            pred, true = conditional[keep], truth[keep]
+            error = pred - true
+            row.update(
+                mean_predicted=pred.mean(),
+                mean_true=true.mean(),
+                bias=error.mean(),
+                mae=np.abs(error).mean(),
+                spearman=spearman(pred, true),
+            )
+            if potential is not None:
+                row["potential_auc"] = auc(potential[keep], pred)
+        rows.append(row)
     return pd.DataFrame(rows).set_index("space")
 
 
