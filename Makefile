@@ -25,12 +25,16 @@ $(STAMP): pyproject.toml
 lab: $(STAMP)
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
+# Tests run in JOBS processes, a notebook or a test file each (pytest-xdist): a notebook
+# keeps about one core busy, so on 2 cores two at a time finish sooner.
+JOBS ?= 2
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,10 @@ table = mtl.experiment.run_seeds(["esmm_chain", "aitm"], splits, seeds=[0, 1, 2]
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import dataclasses
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -438,6 +441,8 @@ def run_seeds(
     *,
     keep: bool = False,
     reuse: dict | None = None,
+    workers: int = 1,
+    progress: bool = False,
     **kwargs,
 ) -> pd.DataFrame | tuple[pd.DataFrame, list[RunResult]]:
     """Run every model with every seed; return one tidy row per (model, seed, step).
@@ -449,12 +454,21 @@ def run_seeds(
         keep: Also return the `RunResult`s (predictions, histories, models).
         reuse: The dict of traced models to reuse (see `run`); pass the same dict to
             several calls to share them across calls too. Default: a new one per call.
+            Not with `workers` > 1 (each worker process keeps its own).
+        workers: Processes that train at once. A small model's training step keeps about
+            one core busy however many a CPU has, so on 2 cores 2 workers finish a
+            comparison about 1.7 times sooner. Every run gives the numbers it gives alone
+            (each seeds itself; see `run`), and the table comes back in the same order;
+            the kept results then have no `models` (they stay in their process).
+        progress: Print one line per run as it ends (model, seed, epochs, the test AUC
+            of the last step), in the table's order whatever the workers.
         **kwargs: Passed to `run` for every model (epochs, batch size, builder arguments).
 
-    Each architecture is built, compiled and traced once: its later seeds reuse the model
-    with their own initial weights (see `run`'s `reuse`), which gives the same numbers.
-    The kept results of one architecture therefore share their `models`, which hold the
-    last seed's weights; predictions, histories and metrics are each seed's own.
+    Each architecture is built, compiled and traced once per process: its later seeds
+    reuse the model with their own initial weights (see `run`'s `reuse`), which gives the
+    same numbers. The kept results of one architecture therefore share their `models`,
+    which hold the last seed's weights; predictions, histories and metrics are each
+    seed's own.
 
     Returns:
         A frame with columns `model`, `seed`, `step`, the metrics of `evaluate_funnel`,
@@ -464,24 +478,93 @@ def run_seeds(
     """
     if not isinstance(names, Mapping):
         names = {name: {} for name in names}
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    jobs = [(name, seed, {**kwargs, **own}) for name, own in names.items() for seed in seeds]
+    if workers == 1:
+        reuse = {} if reuse is None else reuse
+        outcomes = (_run_and_table(*job, splits=splits, reuse=reuse, keep=keep) for job in jobs)
+    else:
+        if reuse is not None or kwargs.get("strategy") is not None:
+            raise ValueError(
+                "workers > 1 keeps traced models per process: pass no `reuse` and no `strategy`"
+            )
+        outcomes = _in_processes(jobs, splits, keep, workers)
     tables, results = [], []
-    reuse = {} if reuse is None else reuse
-    for name, own in names.items():
-        for seed in seeds:
-            result = run(name, splits, seed=seed, reuse=reuse, **kwargs, **own)
-            table = result.evaluate(splits).reset_index()
-            table.insert(0, "seed", seed)
-            table.insert(0, "model", name)
-            table["params"] = result.params
-            table["examples_per_second"] = result.examples_per_second
-            table["epochs"] = result.epochs
-            table["best_epoch"] = result.best_epoch
-            table["converged"] = result.converged
-            tables.append(table)
-            if keep:
-                results.append(result)
+    for table, result in outcomes:
+        tables.append(table)
+        if keep:
+            results.append(result)
+        if progress:
+            print(_progress_line(table))
     frame = pd.concat(tables, ignore_index=True)
     return (frame, results) if keep else frame
+
+
+def _run_and_table(
+    name: str, seed: int, kwargs: dict, *, splits: Splits, reuse: dict, keep: bool
+) -> tuple[pd.DataFrame, RunResult | None]:
+    """One run of `run_seeds`: its rows of the table and, with `keep`, its result."""
+    result = run(name, splits, seed=seed, reuse=reuse, **kwargs)
+    table = result.evaluate(splits).reset_index()
+    table.insert(0, "seed", seed)
+    table.insert(0, "model", name)
+    table["params"] = result.params
+    table["examples_per_second"] = result.examples_per_second
+    table["epochs"] = result.epochs
+    table["best_epoch"] = result.best_epoch
+    table["converged"] = result.converged
+    return table, (result if keep else None)
+
+
+def _progress_line(table: pd.DataFrame) -> str:
+    """`esmm_chain, seed 2: 3 epochs (best 2), test AUC activate 0.8412`."""
+    last = table.iloc[-1]
+    best = "" if pd.isna(last["best_epoch"]) else f" (best {int(last['best_epoch'])})"
+    return (
+        f"{last['model']}, seed {last['seed']}: {last['epochs']} epochs{best}, "
+        f"test AUC {last['step']} {last['auc']:.4f}"
+    )
+
+
+#: A worker process's data and traced models (see `_in_processes`).
+_WORKER: dict = {}
+
+
+def _start_worker(splits: Splits) -> None:
+    _WORKER.update(splits=splits, reuse={})
+
+
+def _work(name: str, seed: int, kwargs: dict, keep: bool) -> tuple:
+    table, result = _run_and_table(
+        name, seed, kwargs, splits=_WORKER["splits"], reuse=_WORKER["reuse"], keep=keep
+    )
+    if result is not None:  # Keras models stay in the worker; the rest is plain data
+        result = dataclasses.replace(result, models=[])
+    return table, result
+
+
+def _in_processes(jobs: list, splits: Splits, keep: bool, workers: int) -> Iterator[tuple]:
+    """Each job in a pool of fresh processes; outcomes yielded in the jobs' order.
+
+    Processes are spawned (not forked: TensorFlow's threads do not survive a fork), get the
+    data once, and keep the models they traced for later jobs of the same architecture.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(splits,),
+    ) as pool:
+        futures = [pool.submit(_work, *job, keep) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        except BaseException:  # a failed run: do not train the rest before raising
+            for future in futures:
+                future.cancel()
+            raise
 
 
 def summarize(table: pd.DataFrame, metric: str, *, digits: int = 4) -> pd.DataFrame:

@@ -210,3 +210,32 @@ def test_run_seeds_reuses_one_traced_model_and_gives_the_fresh_runs_numbers(spli
             fresh.history.drop(columns=fresh.history.filter(like="second").columns),
             result.history.drop(columns=result.history.filter(like="second").columns),
         )
+
+
+def test_workers_give_the_one_process_table_in_its_order(splits, capsys):
+    kwargs = {"seeds": [0, 1], "epochs": 2, "batch_size": 512, "patience": 1, "progress": True}
+    alone, kept_alone = mtl.experiment.run_seeds(["esmm", "base"], splits, keep=True, **kwargs)
+    lines_alone = capsys.readouterr().out
+    table, kept = mtl.experiment.run_seeds(["esmm", "base"], splits, keep=True, workers=2, **kwargs)
+    assert capsys.readouterr().out == lines_alone  # progress in the table's order
+    assert lines_alone.splitlines()[0].startswith("esmm, seed 0: ")
+    assert len(lines_alone.splitlines()) == 4
+    pd.testing.assert_frame_equal(
+        table.drop(columns="examples_per_second"), alone.drop(columns="examples_per_second")
+    )
+    for a, b in zip(kept, kept_alone, strict=True):
+        assert (a.name, a.seed, a.models) == (b.name, b.seed, [])  # models stay in workers
+        for key in b.predictions:
+            np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
+
+
+def test_workers_refuse_what_they_cannot_share(splits):
+    with pytest.raises(ValueError, match="at least 1"):
+        mtl.experiment.run_seeds(["esmm"], splits, workers=0)
+    with pytest.raises(ValueError, match="per process"):
+        mtl.experiment.run_seeds(["esmm"], splits, workers=2, reuse={})
+
+
+def test_a_failed_run_in_a_worker_is_raised(splits):
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        mtl.experiment.run_seeds(["nope"], splits, seeds=[0, 1], workers=2, epochs=1)
