@@ -15,6 +15,7 @@ Modules, by concept (dependencies point down the list):
 - `mtl_lib.metrics`: evaluation over a whole split (AUC, calibration, Bayes ceiling).
 - `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
+- `mtl_lib.source`: the code behind an equation, printed in a notebook (`listing`).
 """
 
 import os
@@ -47,6 +48,7 @@ from mtl_lib import (
     optimizers,
     plots,
     serving,
+    source,
     synthetic,
     train,
 )
@@ -62,6 +64,7 @@ __all__ = [
     "optimizers",
     "plots",
     "serving",
+    "source",
     "synthetic",
     "train",
 ]
