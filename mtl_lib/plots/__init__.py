@@ -16,11 +16,12 @@ from mtl_lib.plots.evaluation import (
     plot_seed_dots,
 )
 from mtl_lib.plots.moe import plot_curve_and_points, plot_gates, plot_loss_bands, plot_spread
-from mtl_lib.plots.style import PALETTE, axes_or_new, set_style
+from mtl_lib.plots.style import PALETTE, axes_or_new, compact_png, set_style
 
 __all__ = [
     "PALETTE",
     "axes_or_new",
+    "compact_png",
     "plot_against_truth",
     "plot_boxes",
     "plot_coverage",
