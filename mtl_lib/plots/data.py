@@ -11,14 +11,25 @@ from matplotlib.axes import Axes
 from mtl_lib.plots.style import PALETTE, axes_or_new
 
 
+def _percent(v: float) -> str:
+    """A reach rate as a short percentage: two decimals below 1 %, one above."""
+    return f"{v:.2%}" if v < 0.01 else f"{v:.1%}"
+
+
 def plot_funnel(
     rates: pd.DataFrame | pd.Series, *, ax: Axes | None = None, log: bool = True
 ) -> Axes:
     """Share of exposures reaching each step, one bar group per step.
 
+    The exposure group (every source at 100 %) gets one label; every other bar its own,
+    written upright above it when several sources stand side by side, so that the
+    labels of neighbouring bars never overlap (up to five sources and five steps). The
+    legend, if any, sits to the right of the axes, clear of the labels.
+
     Args:
         rates: Reach rates in [0, 1], index the steps in funnel order; a Series, or a frame
-            with one column per source (e.g. `observed`, `true`, a model's name).
+            `(steps, sources)` with one column per source (e.g. `observed`, `true`, a
+            model's name).
         ax: Where to draw.
         log: Log-scale rates, so the rare last steps stay visible.
 
@@ -28,25 +39,41 @@ def plot_funnel(
     ax = axes_or_new(ax)
     frame = rates.to_frame() if isinstance(rates, pd.Series) else rates
     steps = ["exposure", *frame.index]
-    width = 0.8 / frame.shape[1]
+    sources = frame.shape[1]
+    width = 0.8 / sources
     x = np.arange(len(steps))
+    upright = sources > 1
     for i, (name, col) in enumerate(frame.items()):
         values = np.concatenate([[1.0], col.to_numpy(float)])
         pos = x - 0.4 + width * (i + 0.5)
-        bars = ax.bar(pos, values, width=width * 0.95, label=str(name), color=PALETTE[i])
+        bars = ax.bar(
+            pos, values, width=width * 0.95, label=str(name), color=PALETTE[i % len(PALETTE)]
+        )
         ax.bar_label(
             bars,
-            labels=[f"{v:.2%}" if v < 0.01 else f"{v:.1%}" for v in values],
+            labels=["", *(_percent(v) for v in values[1:])],  # exposure: one label below
             fontsize=7,
-            padding=1,
+            padding=2,
+            rotation=90 if upright else 0,
         )
+    ax.annotate(
+        "100%",
+        (0.0, 1.0),
+        xytext=(0, 2),
+        textcoords="offset points",
+        ha="center",
+        va="bottom",
+        fontsize=7,
+    )
     ax.set_xticks(x, steps)
     ax.set_ylabel("share of exposures reaching the step")
     if log:
         ax.set_yscale("log")
         ax.set_ylim(top=2.0)
-    if frame.shape[1] > 1:
-        ax.legend()
+    else:
+        ax.set_ylim(top=1.15)
+    if sources > 1:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 

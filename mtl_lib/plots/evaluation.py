@@ -1,4 +1,4 @@
-"""Figures of training and evaluation: curves, metric bars, calibration, truth, heatmaps."""
+"""Figures of training and evaluation: curves, seed dots, calibration, truth, heatmaps."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 
+from mtl_lib.plots.heatmap import annotated_heatmap, cell_texts
 from mtl_lib.plots.style import PALETTE, axes_or_new
 
 
@@ -41,6 +43,21 @@ def plot_history(
     return ax
 
 
+def _mean_std_interval(
+    values: pd.Series, low: float = -np.inf, high: float = np.inf
+) -> tuple[float, float]:
+    """Mean ± one standard deviation (0 for a single value), clipped to [`low`, `high`]."""
+    v = np.asarray(values, dtype=float)
+    mean = v.mean()
+    std = v.std(ddof=1) if len(v) > 1 else 0.0
+    return max(mean - std, low), min(mean + std, high)
+
+
+def _mean_std_in_unit_interval(values: pd.Series) -> tuple[float, float]:
+    """Mean ± one standard deviation, clipped to [0, 1] (shares, AUCs)."""
+    return _mean_std_interval(values, 0.0, 1.0)
+
+
 def plot_metric_bars(
     table: pd.DataFrame,
     metric: str,
@@ -50,40 +67,54 @@ def plot_metric_bars(
     ylabel: str | None = None,
     ylim: tuple[float, float] | None = None,
 ) -> Axes:
-    """Mean ± standard deviation over seeds of one metric, grouped by step.
+    """Dot plot of one metric per step and model: every seed, and the mean ± one std.
+
+    Each seed is a small translucent dot (`seaborn.stripplot`); the mean is a larger marker
+    with an interval of ± one standard deviation over seeds, clipped to [0, 1] so that a
+    share or an AUC never reaches past its range (`seaborn.pointplot`). Dots, not bars: the
+    y axis can zoom on differences of 0.002 without a bar's length lying about them.
 
     Args:
-        table: Tidy results with columns `model`, `seed`, `step` and `metric` (as returned
-            by `mtl_lib.experiment.run_seeds`).
-        metric: The column to draw.
+        table: Tidy results, one row per model, seed and step, with columns `model`, `seed`,
+            `step` and `metric` (as returned by `mtl_lib.experiment.run_seeds`); NaN
+            values are left out.
+        metric: The column to draw, a value in [0, 1] (e.g. `auc`, `order_violation`).
         ax: Where to draw.
-        models: Which models, in this order (default: all, in order of appearance).
+        models: Which models, in this order, side by side within each step (default: all,
+            in order of appearance); colours follow `PALETTE` in this order.
         ylabel: Axis label (default: the metric's name).
         ylim: Optional y range (AUCs differ in the third decimal).
+
+    Returns:
+        The axes: steps at x = 0, 1, … in order of appearance, one legend entry per model.
     """
     ax = axes_or_new(ax)
     models = list(models or dict.fromkeys(table["model"]))
     steps = list(dict.fromkeys(table["step"]))
-    stats = table.groupby(["model", "step"])[metric].agg(["mean", "std"])
-    width = 0.8 / len(models)
-    x = np.arange(len(steps))
-    for i, model in enumerate(models):
-        rows = stats.loc[model].reindex(steps)
-        ax.bar(
-            x - 0.4 + width * (i + 0.5),
-            rows["mean"],
-            width=width * 0.92,
-            yerr=rows["std"].fillna(0.0),
-            capsize=2,
-            label=model,
-            color=PALETTE[i % len(PALETTE)],
-            error_kw={"lw": 0.8},
-        )
-    ax.set_xticks(x, steps)
+    common = {
+        "data": table[table["model"].isin(models)],
+        "x": "step",
+        "y": metric,
+        "hue": "model",
+        "order": steps,
+        "hue_order": models,
+        "palette": {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)},
+        "ax": ax,
+    }
+    sns.stripplot(**common, dodge=True, size=3, alpha=0.4, legend=False)
+    sns.pointplot(
+        **common,
+        dodge=0.8 - 0.8 / len(models),  # the strips' centres
+        errorbar=_mean_std_in_unit_interval,
+        linestyle="none",
+        markersize=5,
+        err_kws={"linewidth": 1.5},
+    )
+    ax.set_xlabel("")
     ax.set_ylabel(ylabel or metric)
     if ylim is not None:
         ax.set_ylim(*ylim)
-    ax.legend(fontsize=8, ncols=min(len(models), 4))
+    sns.move_legend(ax, "best", fontsize=8, ncols=min(len(models), 4), title=None)
     return ax
 
 
@@ -97,46 +128,62 @@ def plot_seed_dots(
     xlabel: str | None = None,
     reference: float | None = None,
 ) -> Axes:
-    """One row per model: each seed's value as a dot, the mean as a bar ± one std.
+    """One row per model: each seed's value as a dot, the mean as a tick ± one std.
 
     Many models and a few seeds read better as dots than as bars: the spread between seeds
-    is seen next to the difference between models.
+    is seen next to the difference between models. Drawn with `seaborn.stripplot` (seeds)
+    and `seaborn.pointplot` (mean and interval), horizontally.
 
     Args:
-        table: Tidy results of one step, with columns `model`, `seed` and `metric`.
+        table: Tidy results of one step, one row per model and seed, with columns `model`,
+            `seed` and `metric`.
         metric: The column to draw.
         ax: Where to draw.
-        models: Which models, top to bottom (default: all, in order of appearance).
+        models: Which models, top to bottom (default: all, in order of appearance); a model
+            with no value (NaN or absent) keeps its row, empty.
         colors: Model → colour (default: the palette in order).
         xlabel: Axis label (default: the metric's name).
         reference: Optional value drawn as a dotted vertical line (e.g. the Bayes ceiling).
+
+    Returns:
+        The axes: model `models[i]` at y = i, the first on top.
     """
     ax = axes_or_new(ax)
     models = list(models or dict.fromkeys(table["model"]))
     colors = colors or {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    for row, model in enumerate(models):
-        values = table.loc[table["model"] == model, metric].to_numpy(float)
-        values = values[~np.isnan(values)]
-        if not len(values):
-            continue
-        y = len(models) - 1 - row
-        color = colors[model]
-        ax.errorbar(
-            values.mean(),
-            y,
-            xerr=values.std(ddof=1) if len(values) > 1 else 0.0,
-            fmt="|",
-            ms=14,
-            mew=2,
-            color=color,
-            capsize=3,
+    rows = table[table["model"].isin(models)].dropna(subset=[metric])
+    common = {
+        "data": rows,
+        "x": metric,
+        "y": "model",
+        "hue": "model",
+        "order": models,
+        "hue_order": models,
+        "palette": {m: colors[m] for m in models},
+        "orient": "h",
+        "legend": False,
+        "ax": ax,
+    }
+    if len(rows):
+        sns.stripplot(**common, jitter=False, size=4, alpha=0.55, zorder=3)
+        sns.pointplot(
+            **common,
+            errorbar=_mean_std_interval,
+            markers="|",
+            markersize=14,
+            markeredgewidth=2,
+            linestyle="none",
+            capsize=0.12,
+            err_kws={"linewidth": 1.5},
         )
-        ax.scatter(values, np.full(len(values), y), s=14, color=color, alpha=0.55, zorder=3)
+    else:
+        ax.set_yticks(range(len(models)), models)
+        ax.set_ylim(len(models) - 0.5, -0.5)
     if reference is not None:
         ax.axvline(reference, color="grey", ls=":", lw=1)
-    ax.set_yticks(range(len(models)), models[::-1], fontsize=8)
-    ax.set_ylim(-0.7, len(models) - 0.3)
+    ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel(xlabel or metric)
+    ax.set_ylabel("")
     ax.grid(axis="y", alpha=0.0)
     return ax
 
@@ -246,49 +293,37 @@ def plot_heatmap(
 ) -> Axes:
     """A table of numbers as coloured cells, centred on 0 (e.g. ESMM − BASE).
 
+    `seaborn.heatmap` with each cell's text already formatted; text is white on dark cells.
+
     Args:
-        frame: Rows and columns as they should appear; numeric values (NaN: blank cell).
+        frame: Rows and columns as they should appear, `(rows, columns)`; numeric values
+            (NaN: blank cell). The index and column names label the axes.
         ax: Where to draw.
-        fmt: Format of each cell's number.
+        fmt: Python format string of each cell's number (e.g. `"{:+.3f}"`, `"{:.1%}"`).
         annotations: Optional text per cell (same shape), drawn below the number.
         cmap: A diverging colour map, or a sequential one with `center=None`.
         label: Colour bar label.
         center: The value at the middle of a diverging map; `None` spans the values' range
             (for a sequential map, e.g. shares in [0, 1]).
+
+    Returns:
+        The axes (the colour bar is a second axes of the same figure).
     """
-    ax = axes_or_new(ax)
     values = frame.to_numpy(dtype=float)
     if center is None:
-        vmin, vmax = np.nanmin(values), np.nanmax(values)
+        vmin, vmax = float(np.nanmin(values)), float(np.nanmax(values))
     else:
-        limit = np.nanmax(np.abs(values - center)) or 1.0
+        limit = float(np.nanmax(np.abs(values - center))) or 1.0
         vmin, vmax = center - limit, center + limit
-    image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    for (r, c), v in np.ndenumerate(values):
-        if np.isnan(v):
-            continue
-        text = fmt.format(v)
-        if annotations is not None:
-            text += f"\n{annotations.iat[r, c]}"
-        middle, span = (vmin + vmax) / 2, (vmax - vmin) or 1.0
-        # dark cells: both ends of a diverging map, the top of a sequential one
-        strong = abs(v - middle) > 0.3 * span if center is not None else v - middle > 0.1 * span
-        ax.text(
-            c,
-            r,
-            text,
-            ha="center",
-            va="center",
-            fontsize=9,
-            color="white" if strong else "black",
-        )
-    ax.set_xticks(range(frame.shape[1]), [str(c) for c in frame.columns])
-    ax.set_yticks(range(frame.shape[0]), [str(i) for i in frame.index])
-    ax.set_xlabel(str(frame.columns.name or ""))
-    ax.set_ylabel(str(frame.index.name or ""))
-    ax.grid(False)
-    ax.figure.colorbar(image, ax=ax, label=label, shrink=0.8)
-    return ax
+    return annotated_heatmap(
+        frame,
+        ax=ax,
+        cmap=cmap,
+        vmin=vmin,
+        vmax=vmax,
+        texts=cell_texts(frame, fmt, annotations),
+        label=label,
+    )
 
 
 def plot_boxes(

@@ -6,19 +6,31 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
+from mtl_lib.plots.heatmap import annotated_heatmap, cell_texts
 from mtl_lib.plots.style import PALETTE, axes_or_new
 
 
 def _log_y(ax: Axes) -> None:
-    """Log-scale y with plain numbers (0.2, 0.5, 1, 2) instead of powers of ten."""
+    """Log-scale y with plain numbers (0.2, 0.5, 1, 2) instead of powers of ten.
+
+    Between the decades, more ticks are labelled the shorter the axis's span: every tick
+    below 0.7 decade, 2, 3, 5 and 7 up to 1.5 decades, 2 and 5 up to 3, none beyond, so a
+    short axis never shows only two numbers.
+    """
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(
-        FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
-    )
+
+    def minor(v: float, _: int) -> str:
+        low, high = sorted(ax.get_ylim())
+        decades = np.log10(high / low) if low > 0 else np.inf
+        keep = "23456789" if decades < 0.7 else "2357" if decades < 1.5 else "25"
+        return f"{v:g}" if decades <= 3 and f"{v:.0e}"[0] in keep else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor))
 
 
 def plot_gates(
@@ -31,6 +43,8 @@ def plot_gates(
 ) -> Axes:
     """Mean gate weight of each task (row) on each expert (column), as a heatmap.
 
+    `seaborn.heatmap` in blues from 0 to `vmax`; text is white on dark cells.
+
     Args:
         gates: Rows the tasks (or gates), columns the experts, values mean gate weights in
             [0, 1] (each row sums to one); e.g. `pd.DataFrame(gate_outputs.mean(axis=0))`.
@@ -38,31 +52,26 @@ def plot_gates(
         vmax: Top of the colour scale (default: the largest weight), to share it between
             figures.
         colorbar: Draw a colour bar.
-        fmt: Format of the number in each cell (`""` for none).
+        fmt: Python format string of the number in each cell (`""` for none).
+
+    Returns:
+        The axes.
     """
-    ax = axes_or_new(ax)
     values = gates.to_numpy(dtype=float)
     top = vmax if vmax is not None else max(float(np.nanmax(values)), 1e-9)
-    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=top, aspect="auto")
-    if fmt:
-        for (r, c), v in np.ndenumerate(values):
-            ax.text(
-                c,
-                r,
-                fmt.format(v),
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if v > 0.6 * top else "black",
-            )
-    ax.set_xticks(range(gates.shape[1]), [str(c) for c in gates.columns], fontsize=8)
-    ax.set_yticks(range(gates.shape[0]), [str(i) for i in gates.index], fontsize=8)
-    ax.set_xlabel(str(gates.columns.name or "expert"))
-    ax.set_ylabel(str(gates.index.name or ""))
-    ax.grid(False)
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, label="mean gate weight", shrink=0.8)
-    return ax
+    return annotated_heatmap(
+        gates,
+        ax=ax,
+        cmap="Blues",
+        vmin=0.0,
+        vmax=top,
+        texts=cell_texts(gates, fmt) if fmt else None,
+        fontsize=7,
+        tick_fontsize=8,
+        colorbar=colorbar,
+        label="mean gate weight",
+        xlabel="expert",
+    )
 
 
 def plot_loss_bands(
@@ -119,46 +128,53 @@ def plot_spread(
     hue: str = "model",
     log: bool = False,
 ) -> Axes:
-    """Every run's value as a dot and the groups' means as bars, side by side.
+    """Every run's value as a dot and each group's median as a wide tick, side by side.
 
-    The MMoE paper's Figure 5 (trainability) as a strip plot: how far the final loss of
-    repeated runs of the same model spreads.
+    The MMoE paper's Figure 5 (trainability) as a strip plot (`seaborn.stripplot`, the
+    medians by `seaborn.pointplot`): how far the final loss of repeated runs of the same
+    model spreads. Dots, not bars, so that a log axis shows values rather than bar lengths.
 
     Args:
         values: Tidy rows with columns `x`, `y` and `hue`, one row per run.
         ax: Where to draw.
         x: The condition on the x axis (e.g. `correlation`), in order of appearance.
         y: The value of each run.
-        hue: The groups side by side in each condition (e.g. `model`).
-        log: Log-scale y.
+        hue: The groups side by side in each condition (e.g. `model`), in order of
+            appearance; colours from `PALETTE`.
+        log: Log-scale y, labelled with plain numbers at enough ticks to read it.
+
+    Returns:
+        The axes: conditions at x = 0, 1, …, one legend entry per group.
     """
     ax = axes_or_new(ax)
-    conditions = list(dict.fromkeys(values[x]))
     groups = list(dict.fromkeys(values[hue]))
-    width = 0.8 / len(groups)
-    for i, name in enumerate(groups):
-        color = PALETTE[i % len(PALETTE)]
-        for j, condition in enumerate(conditions):
-            runs = values.loc[(values[hue] == name) & (values[x] == condition), y].to_numpy()
-            if not len(runs):
-                continue
-            pos = j - 0.4 + width * (i + 0.5)
-            ax.bar(
-                pos,
-                runs.mean(),
-                width=width * 0.9,
-                color=color,
-                alpha=0.3,
-                label=name if j == 0 else None,
-            )
-            offsets = np.linspace(-0.25, 0.25, len(runs)) * width if len(runs) > 1 else [0.0]
-            ax.scatter(pos + np.asarray(offsets), runs, s=12, color=color, zorder=3)
-    ax.set_xticks(range(len(conditions)), [str(c) for c in conditions])
+    common = {
+        "data": values,
+        "x": x,
+        "y": y,
+        "hue": hue,
+        "order": list(dict.fromkeys(values[x])),
+        "hue_order": groups,
+        "palette": {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)},
+        "ax": ax,
+    }
+    sns.stripplot(**common, dodge=True, size=4, alpha=0.6)
+    sns.pointplot(
+        **common,
+        dodge=0.8 - 0.8 / len(groups),  # the strips' centres
+        estimator="median",
+        errorbar=None,
+        markers="_",
+        markersize=18,
+        markeredgewidth=2.5,
+        linestyle="none",
+        legend=False,
+    )
     if log:
         _log_y(ax)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
-    ax.legend(fontsize=8)
+    sns.move_legend(ax, "best", fontsize=8, title=None)
     return ax
 
 
