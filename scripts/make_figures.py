@@ -174,7 +174,7 @@ def draw_omoe(path: Path) -> None:
     for box in boxes:
         c.arrow(emb, box)
     gate = c.box(6, 26, 8, 4.4, "one gate\nsoftmax", COMBINE, size=7)
-    c.arrow(emb, gate, rad=-0.2)
+    c.arrow((6, 6, 0, 4), gate)  # from the input's left end, clear of expert 1
     mix = c.circle(36, 29, "Σ", loss=True, r=2.2, color=COMBINE, size=11)
     for box in boxes:
         c.arrow(box, mix)

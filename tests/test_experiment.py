@@ -239,3 +239,20 @@ def test_workers_refuse_what_they_cannot_share(splits):
 def test_a_failed_run_in_a_worker_is_raised(splits):
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         mtl.experiment.run_seeds(["nope"], splits, seeds=[0, 1], workers=2, epochs=1)
+
+
+def test_summarize_leaves_missing_values_out_and_formats_a_markdown_table():
+    table = pd.DataFrame(
+        {
+            "model": ["a", "a", "b", "b", "c", "c"],
+            "seed": [0, 1, 0, 1, 0, 1],
+            "step": ["click"] * 6,
+            "auc": [0.7, 0.8, np.nan, np.nan, 0.6, np.nan],
+        }
+    )
+    summary = mtl.experiment.summarize(table, "auc", digits=2)
+    assert summary.to_dict() == {"click": {"a": "0.75 ± 0.07", "c": "0.60 ± 0.00"}}
+    summary.index.name = "model"
+    assert mtl.experiment.markdown_table(summary) == (
+        "| model | click |\n|---|---|\n| a | 0.75 ± 0.07 |\n| c | 0.60 ± 0.00 |"
+    )
