@@ -171,9 +171,11 @@ class ServedModel:
         """
         missing = [name for name in self.inputs if name not in features]
         if missing:
+            takes = sorted(self.inputs)
+            shown = takes if len(takes) <= 6 else [*takes[:3], "...", *takes[-2:]]
             raise ValueError(
                 f"{self.path}: missing feature column(s) {missing}; the model takes "
-                f"{sorted(self.inputs)}"
+                f"{len(takes)}: {', '.join(shown)}"
             )
         unknown = [name for name in features if name not in self.inputs]
         if unknown:

@@ -54,8 +54,12 @@ def test_missing_column_is_named(exported):
     schema, _, frame, path = exported
     columns = raw_columns(schema, frame)
     del columns["city"]
-    with pytest.raises(ValueError, match=r"missing feature column\(s\) \['city'\]"):
+    with pytest.raises(ValueError, match=r"missing feature column\(s\) \['city'\]") as error:
         mtl.serving.load(path)(columns)
+    names = sorted(f.name for f in schema.fields)  # a long list is shortened
+    assert str(error.value).endswith(
+        f"takes {len(names)}: {', '.join(names[:3])}, ..., {', '.join(names[-2:])}"
+    )
 
 
 def test_unknown_column_is_named(exported):
