@@ -1,9 +1,10 @@
 """Re-execute notebooks in place, each top to bottom in one fresh kernel (`make notebooks`).
 
 Outputs are then what the code produces; metadata is trimmed and keys sorted so that diffs
-stay readable. Run times go to `notebooks/runtimes.json` (read by the README's table).
+stay readable. The tutorials' run times go to `notebooks/runtimes.json` (read by the
+README's table); the exercises' solutions (`notebooks/solutions/`) run after them.
 
-    python scripts/run_notebooks.py                 # every notebook
+    python scripts/run_notebooks.py                 # every notebook, solutions included
     python scripts/run_notebooks.py notebooks/00_data_tour.ipynb
 """
 
@@ -74,14 +75,18 @@ def main() -> None:
         help="run every cell after an error too (for drafting: tests reject notebooks with errors)",
     )
     args = parser.parse_args()
-    paths = args.paths or sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
+    paths = args.paths or [
+        *sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb")),
+        *sorted((NOTEBOOKS / "solutions").glob("*.ipynb")),
+    ]
     runtimes = json.loads(RUNTIMES.read_text()) if RUNTIMES.exists() else {}
     for path in paths:
         seconds = run(path.resolve(), args.allow_errors)
         if seconds is None:
             print(f"{path.name}: a cell raised (see the notebook)")
             continue
-        runtimes[path.name] = round(seconds)
+        if path.resolve().parent == NOTEBOOKS.resolve():  # the tutorials' table, not solutions
+            runtimes[path.name] = round(seconds)
         print(f"{path.name}: {seconds:.0f} s")
     RUNTIMES.write_text(json.dumps(dict(sorted(runtimes.items())), indent=1) + "\n")
 
