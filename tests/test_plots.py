@@ -233,3 +233,15 @@ def test_spread_draws_dots_and_readable_log_ticks():
     assert all("10^" not in s and "e" not in s for s in labels)  # plain numbers
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0.5", "0.9", "1.0"]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Shared-Bottom", "OMoE", "MMoE"]
+
+
+def test_history_curves_mark_whole_epochs():
+    history = pd.DataFrame(
+        {"loss": [0.5, 0.4, 0.38], "val_loss": [0.52, 0.45, 0.46]}, index=[1, 2, 3]
+    )
+    ax = mtl.plots.plot_history(history, ["loss", "val_loss"])
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert [line.get_linestyle() for line in ax.lines] == ["-", "--"]
+    plt.close("all")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.ticker import MaxNLocator
 
 from mtl_lib.plots.heatmap import annotated_heatmap, cell_texts
 from mtl_lib.plots.style import PALETTE, axes_or_new
@@ -38,6 +39,7 @@ def plot_history(
             ls="--" if c.startswith("val_") else "-",
         )
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)
     return ax
