@@ -7,12 +7,15 @@
   `img/ple.png`: the baselines and the MMoE family, in the same visual language
   (`draw_mixture_family`).
 
-`img/compare_all.png`, the comparison's headline figure, is drawn by running
-`notebooks/08_compare_all.ipynb`, from the results it measures.
+- `img/compare_all.png`: the comparison's headline figure, copied from the output of
+  `notebooks/08_compare_all.ipynb`'s cell tagged `readme-figure` (the notebook draws it
+  from the results it measures; run it first to refresh it).
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import matplotlib
@@ -25,7 +28,26 @@ from matplotlib.patches import Polygon
 from mtl_lib.plots import PALETTE
 from mtl_lib.synthetic import CREDIT_CARD_REACH_RATES, DEFAULT_STEPS
 
-IMG = Path(__file__).resolve().parents[1] / "img"
+ROOT = Path(__file__).resolve().parents[1]
+IMG = ROOT / "img"
+COMPARISON = ROOT / "notebooks" / "08_compare_all.ipynb"
+
+
+def notebook_figure(notebook: Path, tag: str) -> bytes:
+    """The PNG that the cell tagged `tag` of a committed notebook shows."""
+    cells = json.loads(notebook.read_text())["cells"]
+    tagged = [c for c in cells if tag in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"{notebook.name}: expected one cell tagged {tag!r}, found {len(tagged)}")
+    images = [
+        o["data"]["image/png"] for o in tagged[0]["outputs"] if "image/png" in o.get("data", {})
+    ]
+    if len(images) != 1:
+        raise ValueError(
+            f"{notebook.name}: the cell tagged {tag!r} shows {len(images)} figures, "
+            "not 1 (run the notebook first)"
+        )
+    return base64.b64decode(images[0])
 
 
 def draw_funnel(path: Path) -> None:
@@ -270,6 +292,7 @@ def main(folder: Path = IMG) -> None:
     draw_funnel(folder / "funnel.png")
     draw_esmm_family(folder)
     draw_mixture_family(folder)
+    (folder / "compare_all.png").write_bytes(notebook_figure(COMPARISON, "readme-figure"))
     print(f"wrote figures to {folder}")
 
 

@@ -1,8 +1,11 @@
 """`make figures` redraws every committed diagram, byte for byte, and every model has one."""
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
+
+import pytest
 
 import mtl_lib as mtl
 
@@ -40,7 +43,7 @@ def _make_figures():
 def test_figures_regenerate_identically(tmp_path):
     _make_figures().main(tmp_path)
     drawn = sorted(p.name for p in tmp_path.glob("*.png"))
-    committed = sorted(p.name for p in (ROOT / "img").glob("*.png") if p.name != "compare_all.png")
+    committed = sorted(p.name for p in (ROOT / "img").glob("*.png"))
     assert drawn == committed
     for name in drawn:
         assert (tmp_path / name).read_bytes() == (ROOT / "img" / name).read_bytes(), name
@@ -50,3 +53,13 @@ def test_every_model_has_a_diagram():
     assert set(DIAGRAMS) == {mtl.experiment.BASE, *mtl.experiment.MODELS}
     for name in DIAGRAMS.values():
         assert (ROOT / "img" / name).is_file()
+
+
+def test_a_notebook_figure_needs_exactly_one_tagged_cell_with_one_image(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"metadata": {}, "outputs": []}]}))
+    with pytest.raises(ValueError, match="expected one cell tagged 'readme-figure', found 0"):
+        _make_figures().notebook_figure(notebook, "readme-figure")
+    notebook.write_text(json.dumps({"cells": [{"metadata": {"tags": ["x"]}, "outputs": []}]}))
+    with pytest.raises(ValueError, match="shows 0 figures, not 1"):
+        _make_figures().notebook_figure(notebook, "x")
