@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import MaxNLocator
 
 from mtl_lib.plots.heatmap import annotated_heatmap, cell_texts
-from mtl_lib.plots.style import PALETTE, axes_or_new
+from mtl_lib.plots.style import PALETTE, axes_or_new, palette
 
 
 def plot_history(
@@ -100,7 +100,7 @@ def plot_metric_bars(
         "hue": "model",
         "order": steps,
         "hue_order": models,
-        "palette": {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)},
+        "palette": palette(models),
         "ax": ax,
     }
     sns.stripplot(**common, dodge=True, size=3, alpha=0.4, legend=False)
@@ -152,7 +152,7 @@ def plot_seed_dots(
     """
     ax = axes_or_new(ax)
     models = list(models or dict.fromkeys(table["model"]))
-    colors = colors or {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    colors = colors or palette(models)
     rows = table[table["model"].isin(models)].dropna(subset=[metric])
     common = {
         "data": rows,

@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
 from mtl_lib.plots.heatmap import annotated_heatmap, cell_texts
-from mtl_lib.plots.style import PALETTE, axes_or_new
+from mtl_lib.plots.style import PALETTE, axes_or_new, palette
 
 
 def _log_y(ax: Axes) -> None:
@@ -155,7 +155,7 @@ def plot_spread(
         "hue": hue,
         "order": list(dict.fromkeys(values[x])),
         "hue_order": groups,
-        "palette": {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(groups)},
+        "palette": palette(groups),
         "ax": ax,
     }
     sns.stripplot(**common, dodge=True, size=4, alpha=0.6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -38,6 +39,11 @@ def set_style() -> None:
         }
     )
     _show_compact_pngs()
+
+
+def palette(names: Sequence[str]) -> dict[str, str]:
+    """Name → colour, `PALETTE` in the names' order (seaborn's `palette=` for a `hue`)."""
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
 def axes_or_new(ax: Axes | None) -> Axes:
