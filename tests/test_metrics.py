@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import log_loss as sk_log_loss
 from sklearn.metrics import roc_auc_score
 
@@ -40,6 +41,20 @@ def test_reliability_curve_and_ece_use_equal_count_bins():
     assert curve["rows"].tolist() == [2, 2, 2, 2]
     ece = mtl.metrics.expected_calibration_error(Y, P, bins=4)
     assert ece == pytest.approx((0.075 + 0.225 + 0.5 + 0.25) / 4)
+
+
+def test_reliability_curve_agrees_with_scikit_learn_quantile_bins():
+    # scikit-learn's `calibration_curve(strategy="quantile")` bins by the same rule (equal
+    # counts, sorted by prediction) but returns neither the bins' sizes, which ECE weights by,
+    # nor a bin for every tie-heavy quantile; on distinct predictions the two agree.
+    rng = np.random.default_rng(0)
+    probs = rng.beta(1, 30, size=10_000)  # a rare step: predictions crowd near 0
+    labels = rng.random(10_000) < probs
+    curve = mtl.metrics.reliability_curve(labels, probs, bins=10)
+    observed, predicted = calibration_curve(labels, probs, n_bins=10, strategy="quantile")
+    np.testing.assert_allclose(curve["predicted"], predicted, rtol=1e-12)
+    np.testing.assert_allclose(curve["observed"], observed, rtol=1e-12)
+    assert curve["rows"].tolist() == [1_000] * 10
 
 
 def test_spearman_is_nan_for_a_constant_prediction_without_a_warning():

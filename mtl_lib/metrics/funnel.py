@@ -47,7 +47,11 @@ def expected_calibration_error(labels: np.ndarray, probs: np.ndarray, bins: int 
 def reliability_curve(labels: np.ndarray, probs: np.ndarray, bins: int = 10) -> pd.DataFrame:
     """Mean prediction and observed rate in equal-count bins of the prediction.
 
-    With fewer rows than `bins`, each row is a bin.
+    With fewer rows than `bins`, each row is a bin. On distinct predictions this is
+    scikit-learn's `calibration_curve(strategy="quantile")` (tested); unlike it, it returns
+    each bin's size, which ECE weights by, and keeps `bins` equal-size bins where many
+    predictions tie (a model that saturates), where scikit-learn's quantile edges coincide
+    and its bins empty.
 
     Returns:
         One row per bin: `predicted` (mean prediction), `observed` (label rate), `rows`.
