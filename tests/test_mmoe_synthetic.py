@@ -71,6 +71,13 @@ def test_default_curve_is_near_the_papers_figure_2():
     assert np.all(np.diff(curve) > 0)  # rises with p
 
 
+def test_the_curve_depends_on_the_sines_drawn_as_the_docstring_says():
+    at_04 = [mtl.synthetic.CorrelatedTasks(sines_seed=s).label_correlation(0.4) for s in range(10)]
+    assert 0.05 < min(at_04) < 0.06 and 0.35 < max(at_04) < 0.36  # "about 0.05 to 0.35"
+    default = mtl.synthetic.CorrelatedTasks()
+    assert default.num_sines == 10 and np.all((default.alpha >= 1) & (default.alpha <= 3))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [({"dim": 1}, "dim"), ({"alpha_range": (3.0, 1.0)}, "alpha_range"), ({"scale": 0}, "scale")],

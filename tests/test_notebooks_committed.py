@@ -118,6 +118,12 @@ def test_code_cells_are_short(path):
     assert longest <= MAX_CELL_LINES, f"{path.name}: a code cell of {longest} lines"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_tutorial_has_worked_answers(path):
+    answers = ROOT / "notebooks" / "solutions" / f"{path.stem}_solutions.ipynb"
+    assert answers in SOLUTIONS, f"{path.name}: no {answers.name}"
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_a_solutions_notebook_answers_a_tutorial_that_links_to_it(path):
     tutorial = ROOT / "notebooks" / path.name.replace("_solutions", "")
