@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -298,7 +298,7 @@ def run(
         steps = schema.steps
         if name in TWO_STEP and len(steps) > 2:
             steps = (steps[0], steps[-1])
-        model = _fresh(
+        model = fresh_model(
             reuse,
             (name, _shape(schema), steps, options["learning_rate"], repr(build_kwargs)),
             lambda: MODELS[name](schema.with_steps(steps), **build_kwargs),
@@ -361,7 +361,7 @@ def _run_base(
         if t > 0:  # the CVR model of BASE: trained on the rows that reached the step before
             frame = frame[frame[steps[t - 1]] == 1]
             val = val[val[steps[t - 1]] == 1] if val is not None else None
-        model = _fresh(
+        model = fresh_model(
             reuse,
             (BASE, _shape(schema), output, options["learning_rate"], repr(build_kwargs)),
             partial(models.build_single_task, schema, output, **build_kwargs),
@@ -405,13 +405,20 @@ def _shape(schema: Schema) -> tuple:
     return tuple((f.name, f.kind, f.size) for f in schema.fields)
 
 
-def _fresh(reuse: dict | None, key: tuple, build: Callable[[], keras.Model]) -> keras.Model:
+def fresh_model(reuse: dict | None, key: Hashable, build: Callable[[], keras.Model]) -> keras.Model:
     """A model with the current seed's initial weights: built, or reused from `reuse`.
 
     Building is cheap; tracing a model's compiled train, test and predict functions costs
     seconds. A model reused from an earlier seed takes the initial weights of a model just
     built under the current seed, and its optimizer starts afresh (step 0, zero moments),
     so it trains exactly as the newly built model would, with the functions already traced.
+    A model built here is returned as it is: compile it, and the next call under `key`
+    reuses it.
+
+    Args:
+        reuse: Key → the model kept for it; None to always build.
+        key: What the model's weights depend on (its builder and data shape).
+        build: Builds the model under the current seed.
     """
     model = build()
     if reuse is None:
