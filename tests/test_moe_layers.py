@@ -10,7 +10,7 @@ from random_inputs import random_features
 
 import mtl_lib as mtl
 from mtl_lib.data import Field, Schema
-from mtl_lib.layers import ExtractionLayer, MixtureOfExperts
+from mtl_lib.layers import ExpertBank, ExtractionLayer, MixtureOfExperts
 
 SCHEMA3 = Schema(
     (Field("city", "C", 5), Field("age", "D", 3), Field("score", "K")),
@@ -36,7 +36,7 @@ def test_mmoe_layer_matches_hand_computation(num_tasks):
     outputs, gates = layer(x)
     assert len(outputs) == len(gates) == num_tasks
     # f_i(x) = relu(x W_i + b_i), in NumPy from each expert's weights
-    weights = [[np.asarray(w) for w in e.dense_layers[0].weights] for e in layer.experts]
+    weights = [layer.experts.expert_weights(i)[0] for i in range(3)]  # (W_i, b_i)
     experts = np.stack([np.maximum(x @ w + b, 0) for w, b in weights], axis=1)  # (b, E, u)
     for k in range(num_tasks):
         kernel, bias = (np.asarray(w) for w in layer.gates[k].weights)
@@ -54,17 +54,17 @@ def test_experts_start_from_different_weights():
     layer = MixtureOfExperts(4, (8, 4), 2)
     x = np.random.default_rng(2).normal(size=(16, 6)).astype("float32")
     layer(x)
-    kernels = [np.asarray(e.dense_layers[0].kernel) for e in layer.experts]
-    outputs = [np.asarray(e(x)) for e in layer.experts]
+    kernels = [layer.experts.expert_weights(i)[0][0] for i in range(4)]
+    outputs = np.asarray(layer.experts(x))  # (rows, experts, units)
     for i in range(len(kernels)):
         for j in range(i):
             assert not np.allclose(kernels[i], kernels[j])
-            assert not np.allclose(outputs[i], outputs[j])
+            assert not np.allclose(outputs[:, i], outputs[:, j])
     ple = ExtractionLayer(2, 2, 2, (4,), shared_output=True)
     ple(x)
-    experts = [*ple.task_experts[0], *ple.task_experts[1], *ple.shared_experts]
-    firsts = [np.asarray(e.dense_layers[0].kernel) for e in experts]
-    assert len({f.tobytes() for f in firsts}) == len(firsts)
+    banks = [*ple.task_experts, ple.shared_experts]
+    firsts = [b.expert_weights(i)[0][0] for b in banks for i in range(b.num_experts)]
+    assert len({f.tobytes() for f in firsts}) == len(firsts) == 6
 
 
 def test_omoe_has_one_gate_and_gives_every_task_the_same_mixture():
@@ -256,3 +256,44 @@ def test_paper_sizes_have_comparable_parameter_counts():
     }
     counts = {name: model.count_params() for name, model in sizes.items()}
     assert max(counts.values()) / min(counts.values()) < 1.15, counts
+
+
+# ------------------------------------------------------------------------ expert bank
+@pytest.mark.parametrize("lead", [(5,), (5, 3)])
+def test_expert_bank_computes_each_expert_as_its_own_mlp(lead):
+    bank = ExpertBank(4, (6, 3), activation="tanh")
+    x = np.random.default_rng(4).normal(size=(*lead, 7)).astype("float32")
+    got = np.asarray(bank(x))
+    assert got.shape == (*lead, 4, 3)
+    for i in range(4):  # expert i: tanh(tanh(x W1 + b1) W2 + b2), its own weights
+        h = x.astype("float64")
+        for kernel, bias in bank.expert_weights(i):
+            h = np.tanh(h @ kernel + bias)
+        np.testing.assert_allclose(got[..., i, :], h, rtol=1e-5, atol=1e-6)
+
+
+def test_expert_bank_initializes_each_expert_like_a_dense_layer():
+    # Glorot uniform with one expert's fans: U(-l, l), l = sqrt(6 / (d + u)), std l / sqrt(3)
+    bank = ExpertBank(8, (32,))
+    bank.build((None, 200))
+    limit = np.sqrt(6 / (200 + 32))
+    for i in range(8):
+        kernel, bias = bank.expert_weights(i)[0]
+        assert kernel.shape == (200, 32) and np.abs(kernel).max() <= limit
+        assert abs(kernel.std() / (limit / np.sqrt(3)) - 1) < 0.05
+        np.testing.assert_array_equal(bias, 0)
+
+
+def test_expert_bank_round_trips_its_config_and_refuses_bad_settings():
+    bank = ExpertBank(3, (4, 2), dropout=0.1, name="bank")
+    again = ExpertBank.from_config(bank.get_config())
+    assert (again.num_experts, again.units, again.dropout) == (3, (4, 2), 0.1)
+    with pytest.raises(ValueError, match="num_experts must be a positive integer"):
+        ExpertBank(0, (4,))
+    with pytest.raises(ValueError, match="units must be a non-empty"):
+        ExpertBank(2, ())
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        ExpertBank(2, (4,), dropout=1.0)
+    bank(ops.ones((2, 5)))
+    with pytest.raises(IndexError, match="expert 3 out of range: the bank has 3"):
+        bank.expert_weights(3)

@@ -58,6 +58,18 @@ def _mlp(x, mlp):
     return x
 
 
+def _experts(x, bank):
+    """Every expert of an `ExpertBank`, one at a time: a list of `(rows, units)` arrays."""
+    assert bank.activation == "relu" and not bank.dropout
+    outputs = []
+    for i in range(bank.num_experts):
+        h = x
+        for kernel, bias in bank.expert_weights(i):
+            h = _relu(h @ kernel.astype("float64") + bias)
+        outputs.append(h)
+    return outputs
+
+
 def _ait(p, q, layer):
     """z = Σ_u w_u h1(u), w = softmax_u(⟨h2(u), h3(u)⟩ / √k), u ∈ {p, q}."""
     u = np.stack([p, q], axis=1)
@@ -153,8 +165,8 @@ def _extraction_numpy(layer, streams):
     gate (if any) mixes every expert on the shared stream. Returns (outputs, gates)."""
     n = layer.num_tasks
     task_in, shared_in = streams[:n], streams[n]
-    own = [[_mlp(task_in[k], e) for e in layer.task_experts[k]] for k in range(n)]
-    shared = [_mlp(shared_in, e) for e in layer.shared_experts]
+    own = [_experts(task_in[k], layer.task_experts[k]) for k in range(n)]
+    shared = _experts(shared_in, layer.shared_experts)
     outputs, gates = [], []
     for k in range(n):
         g = _softmax(_dense(task_in[k], layer.task_gates[k]))
@@ -175,11 +187,11 @@ def test_ple_gates_mix_own_and_shared_experts_and_the_shared_gate_mixes_all():
     rng = np.random.default_rng(5)
     streams = [rng.normal(size=(ROWS, 4)).astype("float32") for _ in range(4)]
     layer(streams)
-    experts = [*itertools.chain.from_iterable(layer.task_experts), *layer.shared_experts]
-    for i, expert in enumerate(experts):  # order: task 0's, task 1's, task 2's, shared
-        (dense,) = expert.dense_layers
-        dense.kernel.assign(np.zeros((4, 7), "float32"))
-        dense.bias.assign(np.eye(7, dtype="float32")[i])
+    one_hot = iter(np.eye(7, dtype="float32"))  # order: task 0's, task 1's, task 2's, shared
+    for bank in (*layer.task_experts, layer.shared_experts):
+        (kernel,), (bias,) = bank.kernels, bank.biases
+        kernel.assign(np.zeros(kernel.shape, "float32"))
+        bias.assign(np.stack([next(one_hot) for _ in range(bank.num_experts)]))
     for gate in (*layer.task_gates, layer.shared_gate):  # sharp, distinct gate weights
         gate.kernel.assign(rng.normal(scale=2.0, size=gate.kernel.shape).astype("float32"))
         gate.bias.assign(rng.normal(size=gate.bias.shape).astype("float32"))

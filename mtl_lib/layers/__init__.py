@@ -2,11 +2,12 @@
 
 from mtl_lib.layers.core import MLP, FieldEmbedding
 from mtl_lib.layers.funnel import AdaptiveInformationTransfer, LabelOrderPenalty, order_violation
-from mtl_lib.layers.moe import ExtractionLayer, MixtureOfExperts
+from mtl_lib.layers.moe import ExpertBank, ExtractionLayer, MixtureOfExperts
 
 __all__ = [
     "MLP",
     "AdaptiveInformationTransfer",
+    "ExpertBank",
     "ExtractionLayer",
     "FieldEmbedding",
     "LabelOrderPenalty",
