@@ -24,6 +24,7 @@ from mtl_lib import losses, models, train
 from mtl_lib.data import Schema, make_dataset, read_frame, split_path
 from mtl_lib.metrics import bayes_ceiling, evaluate_funnel
 from mtl_lib.models.common import conditional_name
+from mtl_lib.synthetic import FunnelGenerator
 
 #: Model name → builder `f(schema, **kwargs) -> keras.Model` with outputs keyed by step.
 #: The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
@@ -74,6 +75,9 @@ OBJECTIVES: dict[str, Callable[[Sequence[str]], losses.Objective]] = {
 #: Patience 1 suffices here: past its minimum, these models' validation loss rises epoch
 #: after epoch (the id embeddings overfit), it does not wander.
 BUDGET: dict = {"epochs": 30, "patience": 1, "batch_size": 2048, "learning_rate": 2e-3}
+#: Row stream of a synthetic world's shared test split (see `Splits.from_generator`): the
+#: seeds' training and validation rows come from streams 0, 1, 2, ..., never this one.
+TEST_STREAM = 99
 #: "base" is not a single model: one per step, each on the rows that reached the step before.
 BASE = "base"
 #: Models of two steps: on a longer funnel they learn its first and last step (exposure →
@@ -161,6 +165,51 @@ class Splits:
         if all(f"true_p_{s}" in test.columns for s in schema.steps):
             splits.ceiling = bayes_ceiling(test, schema)
         return splits
+
+    @classmethod
+    def from_generator(
+        cls,
+        generator: FunnelGenerator,
+        seed: int,
+        *,
+        train_rows: int,
+        valid_rows: int,
+        test: pd.DataFrame,
+    ) -> Splits:
+        """One seed's splits of a synthetic world: rows of its own, and a shared test split.
+
+        Seed s draws its training rows from the generator's row stream 2s and its
+        validation rows from stream 2s + 1, so every seed trains on a fresh sample of the
+        same world and no two seeds share a row. Every seed is judged on the same test
+        rows: draw them once, from a stream no seed uses (`TEST_STREAM`), and pass them.
+
+        Args:
+            generator: The world, e.g. `mtl_lib.synthetic.FunnelGenerator(...)`.
+            seed: The seed, 0 or more.
+            train_rows: Training exposures to draw.
+            valid_rows: Validation exposures to draw.
+            test: The shared test split, e.g. `generator.sample(rows, TEST_STREAM)`.
+
+        Raises:
+            ValueError: if `seed` is negative or its streams would include `TEST_STREAM`.
+
+        Example:
+            >>> gen = mtl.synthetic.FunnelGenerator(("click", "purchase"))  # doctest: +SKIP
+            >>> test = gen.sample(40_000, TEST_STREAM)  # doctest: +SKIP
+            >>> splits = Splits.from_generator(
+            ...     gen, 3, train_rows=30_000, valid_rows=6_000, test=test
+            ... )  # doctest: +SKIP
+        """
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        if TEST_STREAM in (2 * seed, 2 * seed + 1):
+            raise ValueError(
+                f"seed {seed} would draw its rows from streams {2 * seed} and {2 * seed + 1}, "
+                f"and stream {TEST_STREAM} holds the test split: choose another seed"
+            )
+        train = generator.sample(train_rows, stream=2 * seed)
+        valid = generator.sample(valid_rows, stream=2 * seed + 1)
+        return cls.from_frames(generator.schema, train, valid, test)
 
 
 @dataclass

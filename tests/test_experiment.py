@@ -256,3 +256,23 @@ def test_summarize_leaves_missing_values_out_and_formats_a_markdown_table():
     assert mtl.experiment.markdown_table(summary) == (
         "| model | click |\n|---|---|\n| a | 0.75 ± 0.07 |\n| c | 0.60 ± 0.00 |"
     )
+
+
+def test_splits_from_generator_give_each_seed_its_own_rows_and_one_test_split():
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=0)
+    test = gen.sample(500, mtl.experiment.TEST_STREAM)
+    splits = {
+        seed: mtl.experiment.Splits.from_generator(
+            gen, seed, train_rows=300, valid_rows=200, test=test
+        )
+        for seed in (0, 1)
+    }
+    for seed, cell in splits.items():  # streams 2s and 2s + 1, the test split passed in
+        pd.testing.assert_frame_equal(cell.train, gen.sample(300, stream=2 * seed))
+        pd.testing.assert_frame_equal(cell.valid, gen.sample(200, stream=2 * seed + 1))
+        assert cell.test is test and cell.ceiling is not None
+    assert not splits[0].train.equals(splits[1].train)
+    with pytest.raises(ValueError, match="seed must be >= 0, got -1"):
+        mtl.experiment.Splits.from_generator(gen, -1, train_rows=3, valid_rows=3, test=test)
+    with pytest.raises(ValueError, match="seed 49 would draw its rows from streams 98 and 99"):
+        mtl.experiment.Splits.from_generator(gen, 49, train_rows=3, valid_rows=3, test=test)
