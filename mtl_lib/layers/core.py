@@ -132,6 +132,21 @@ class FieldEmbedding(keras.layers.Layer):
         }
 
 
+def checked_units(units: Sequence[int], dropout: float) -> tuple[int, ...]:
+    """An MLP's layer widths as a tuple, after checking them and its dropout rate.
+
+    Raises:
+        ValueError: if `units` is empty or holds a width below 1, or `dropout` is outside
+            [0, 1).
+    """
+    widths = tuple(int(u) for u in units)
+    if not widths or min(widths) < 1:
+        raise ValueError(f"units must be a non-empty sequence of positive widths, got {units}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return widths
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class MLP(keras.layers.Layer):
     """A stack of dense layers: the towers, experts and transfer networks of every model.
@@ -163,11 +178,7 @@ class MLP(keras.layers.Layer):
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
-        self.units = tuple(int(u) for u in units)
-        if not self.units or min(self.units) < 1:
-            raise ValueError(f"units must be a non-empty sequence of positive widths, got {units}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.units = checked_units(units, dropout)
         self.activation = activation
         self.dropout = dropout
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)

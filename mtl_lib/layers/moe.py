@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from mtl_lib.layers.core import PACKAGE
+from mtl_lib.layers.core import PACKAGE, checked_units
 
 
 def _check_positive(**values: int) -> None:
@@ -92,11 +92,7 @@ class ExpertBank(keras.layers.Layer):
         super().__init__(**kwargs)
         _check_positive(num_experts=num_experts)
         self.num_experts = num_experts
-        self.units = tuple(int(u) for u in units)
-        if not self.units or min(self.units) < 1:
-            raise ValueError(f"units must be a non-empty sequence of positive widths, got {units}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.units = checked_units(units, dropout)
         self.activation = activation
         self.dropout = dropout
         self._activation = keras.activations.get(activation)
