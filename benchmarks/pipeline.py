@@ -15,6 +15,10 @@ a fresh process, so that its peak memory is its own:
 The `*_fit` cases train two epochs and report the second's examples/s (the first also
 pays for tracing) and, as `fit rows/s`, the examples of both epochs over the whole call.
 
+Each case runs `--repeat` times (3 by default), the cases in turn, and the script prints
+each case's median and range, and file → model ÷ memory → model of the medians: on a
+machine whose speed changes from minute to minute, one run of each says little.
+
 `--peak` instead trains one epoch on streamed 500k-row and 5M-row files and reports each
 process's peak resident memory (the 5M file is generated once, which takes minutes).
 
@@ -33,6 +37,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
 DATA = Path(__file__).resolve().parents[1] / "data" / "funnel"
@@ -176,6 +182,9 @@ def main() -> None:
     parser.add_argument("--peak", action="store_true", help="peak memory, 500k vs 5M rows")
     parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     parser.add_argument("--label", help="save the results as out/pipeline_<label>.json")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs of each case, in turn with the other cases"
+    )
     args = parser.parse_args()
     if args.case:  # child process
         print(json.dumps(measure(args.case, args.path)))
@@ -183,8 +192,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     runs = (
         [("file_fit", make_file(rows)) for rows in PEAK_ROWS]
-        if args.peak
-        else [(case, make_file(ROWS)) for case in args.cases]
+        if args.peak  # peak memory: one run each
+        else [(case, make_file(ROWS)) for case in args.cases] * args.repeat  # cases in turn
     )
     print(
         f"{'file':>22} {'case':>10} {'rows':>10} {'seconds':>8} {'rows/s':>10} "
@@ -201,8 +210,31 @@ def main() -> None:
             f"{r['peak_mib']:>9.0f} {r['base_mib']:>12.0f}",
             flush=True,
         )
+    if not args.peak:
+        summarize(results)
     if args.label:
         (OUT / f"pipeline_{args.label}.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+def summarize(results: list[dict]) -> None:
+    """Median and range of each case's rows/s over its runs; file → model ÷ memory → model."""
+    speeds: dict[str, list[float]] = {}
+    for r in results:
+        speeds.setdefault(r["case"], []).append(r["rows"] / r["seconds"])
+        speeds.setdefault(f"{r['case']}, fit rows/s", []).append(r["fit_rows_per_s"])
+    print("\nmedian rows/s over the runs (range):")
+    for name, values in speeds.items():
+        if not np.isnan(values).all():
+            print(f"  {name}: {np.median(values):,.0f} ({min(values):,.0f}–{max(values):,.0f})")
+    for suffix in ("", ", fit rows/s"):
+        file, memory = speeds.get(f"file_fit{suffix}"), speeds.get(f"memory_fit{suffix}")
+        if file and memory:
+            clear = min(file) > max(memory) or max(file) < min(memory)
+            print(
+                f"file → model ÷ memory → model{suffix or ', rows/s'}: "
+                f"{np.median(file) / np.median(memory):.2f}× "
+                f"({'every run agrees' if clear else 'the runs overlap'})"
+            )
 
 
 if __name__ == "__main__":
