@@ -4,10 +4,13 @@ Generates a funnel file of 500k rows (cached in `benchmarks/out/`), then runs ea
 a fresh process, so that its peak memory is its own:
 
 - `lines`: read and decompress the file into batches of lines (`TextLineDataset`);
-- `parse_ordered`: the streaming reader, `make_dataset(..., cache=False)`, not shuffled:
-  lines, decoding, batching;
-- `parse`: the same, shuffled as for training (a buffer of 100,000 lines);
-- `memory`: batches from memory, `make_dataset(..., cache=True)` (loading not timed);
+- `spill`: make a stream, `make_dataset(..., cache=False)`: the file's lines decoded with
+  `decode_csv` a batch at a time and written to the stream's spill file (done once);
+- `load`: make an in-memory dataset, `make_dataset(..., cache=True)`: the file read with
+  pandas and held in memory (done once);
+- `parse_ordered`: batches from the stream's spill file, not shuffled (making it not timed);
+- `parse`: the same, shuffled as for training (a buffer of 100,000 rows);
+- `memory`: batches from memory, shuffled (loading not timed);
 - `model`: training steps on one batch held in memory (the model alone, no input cost);
 - `file_fit`: `mtl_lib.train.fit` on the streamed, shuffled file: file → model;
 - `memory_fit`: `mtl_lib.train.fit` on the same rows held in memory: memory → model.
@@ -42,7 +45,17 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parent / "out"
 DATA = Path(__file__).resolve().parents[1] / "data" / "funnel"
-CASES = ("lines", "parse_ordered", "parse", "memory", "model", "file_fit", "memory_fit")
+CASES = (
+    "lines",
+    "spill",
+    "load",
+    "parse_ordered",
+    "parse",
+    "memory",
+    "model",
+    "file_fit",
+    "memory_fit",
+)
 ROWS = 500_000
 PEAK_ROWS = (500_000, 5_000_000)
 BATCH = 1024
@@ -105,7 +118,16 @@ def measure(case: str, path: str) -> dict:
             path, schema, batch_size=BATCH, cache=True, validate=False, shuffle=shuffle, seed=0
         )
 
-    cpu = 0.0
+    def result(case: str, rows: int, seconds: float, cpu: float, fit: float = np.nan) -> dict:
+        return {
+            "case": case,
+            "rows": rows,
+            "seconds": seconds,
+            "fit_rows_per_s": fit,
+            "cpu_seconds": cpu,
+            "peak_mib": _peak_mib(),
+            "base_mib": base_mib,
+        }
 
     def drain(ds: tf.data.Dataset) -> int:
         rows = 0
@@ -117,6 +139,11 @@ def measure(case: str, path: str) -> dict:
         ds = tf.data.TextLineDataset(path, compression_type="GZIP").skip(1).batch(BATCH)
         start, cpu = time.perf_counter(), _cpu_seconds()
         rows = drain(ds)
+    elif case in ("spill", "load"):
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        ds = stream(shuffle=True) if case == "spill" else memory(shuffle=True)
+        seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        return result(case, drain(ds), seconds, cpu)  # the drain, untimed, counts the rows
     elif case in ("parse", "parse_ordered"):
         ds = stream(shuffle=case == "parse")
         start, cpu = time.perf_counter(), _cpu_seconds()
@@ -142,25 +169,9 @@ def measure(case: str, path: str) -> dict:
         wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
         last = history.iloc[-1]  # the first epoch also pays for tracing
         rows = round(last["examples_per_second"] * last["seconds"])
-        return {
-            "case": case,
-            "rows": rows,
-            "seconds": float(last["seconds"]),
-            "fit_rows_per_s": EPOCHS * rows / wall,  # the whole call: tracing, any extra pass
-            "cpu_seconds": cpu,
-            "peak_mib": _peak_mib(),
-            "base_mib": base_mib,
-        }
-    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
-    return {
-        "case": case,
-        "rows": rows,
-        "seconds": seconds,
-        "fit_rows_per_s": float("nan"),
-        "cpu_seconds": cpu,
-        "peak_mib": _peak_mib(),
-        "base_mib": base_mib,
-    }
+        # fit rows/s: the whole call, tracing and any extra pass included
+        return result(case, rows, float(last["seconds"]), cpu, EPOCHS * rows / wall)
+    return result(case, rows, time.perf_counter() - start, _cpu_seconds() - cpu)
 
 
 def _child(case: str, path: Path) -> dict:

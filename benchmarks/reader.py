@@ -4,8 +4,10 @@ Generates funnel files of 1M and 5M rows (cached in `benchmarks/out/`), then, ea
 fresh process so that peak memory is its own, times:
 
 - `validate`: the chunked validation pass (`mtl_lib.data.validate_file`);
-- `stream`: iterating `make_dataset(..., cache=False)` (file → batches, bounded memory);
-- `memory`: iterating `make_dataset(..., cache=True)` (the whole file in memory), 1M only.
+- `stream`: making `make_dataset(..., cache=False)` (the file decoded once into a spill
+  file) and iterating it once: file → batches, bounded memory;
+- `memory`: making `make_dataset(..., cache=True)` (the whole file read into memory) and
+  iterating it once, 1M only.
 
 Prints rows/s and peak resident memory (MiB) per case, beside the resident memory right
 after importing `mtl_lib` (Python, pandas and TensorFlow), which every case pays.

@@ -1,7 +1,9 @@
 """Tests of mtl_lib.data.validate and mtl_lib.data.read on tiny hand-made files."""
 
+import gc
 import gzip
 import re
+import tempfile
 import warnings
 
 import numpy as np
@@ -58,11 +60,11 @@ def funnel_frame(rows=23, seed=0):
     )
 
 
-def as_numpy(dataset):
-    """All batches of a dataset as lists of numpy dicts."""
+def as_numpy(batches):
+    """All batches of a dataset (or those left in an iterator) as numpy dicts."""
     return [
         ({k: v.numpy() for k, v in f.items()}, {k: v.numpy() for k, v in y.items()})
-        for f, y in dataset
+        for f, y in batches
     ]
 
 
@@ -420,6 +422,64 @@ def test_streaming_does_not_load_the_file_into_pandas(gz_file, monkeypatch):
     monkeypatch.setattr(read_module, "validate_file", refuse)
     ds = make_dataset(path, SCHEMA, batch_size=8, cache=False, validate=False)
     np.testing.assert_array_equal(concat(as_numpy(ds), 0, "age"), frame["age"])
+
+
+def spills(folder):
+    return sorted(folder.glob("mtl_stream_*"))
+
+
+def test_stream_shuffle_mixes_blocks_within_its_buffer(tmp_path):
+    rows, buffer = 6000, 2048
+    frame = funnel_frame(rows).assign(x=np.arange(rows, dtype=np.float64))  # x = row number
+    path = tmp_path / "rows.csv"
+    frame.to_csv(path, index=False)
+    ds = make_dataset(
+        path, SCHEMA, batch_size=256, shuffle=True, seed=0, cache=False, shuffle_buffer=buffer
+    )
+    epochs = [concat(as_numpy(ds), 0, "x") for _ in range(2)]
+    for order in epochs:  # every row exactly once per epoch
+        np.testing.assert_array_equal(np.sort(order), np.arange(rows))
+    first = epochs[0][:256]
+    # A buffer of two blocks of 1,024 rows draws its first window from the first three blocks
+    assert first.max() < 3 * read_module.SPILL_BLOCK_ROWS
+    assert first.max() - first.min() > read_module.SPILL_BLOCK_ROWS  # rows of several blocks
+    assert (np.diff(first) != 1).mean() > 0.9  # and not in file order within a block
+    assert not np.array_equal(epochs[0], epochs[1])
+
+
+def test_stream_spill_file_is_deleted_with_the_dataset(gz_file, tmp_path, monkeypatch):
+    path, frame = gz_file
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    ds = make_dataset(path, SCHEMA, batch_size=8, cache=False, shuffle=True, seed=0)
+    assert len(spills(tmp_path)) == 1
+    iterator = iter(ds)
+    del ds
+    gc.collect()
+    assert len(concat(as_numpy(iterator), 0, "age")) == len(frame)
+    del iterator
+    gc.collect()
+    assert spills(tmp_path) == []
+
+
+def test_stream_spill_file_is_deleted_when_making_the_dataset_fails(gz_file, tmp_path, monkeypatch):
+    path, _ = gz_file
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("no pipeline")
+
+    monkeypatch.setattr(read_module, "_read_spill", fail)
+    with pytest.raises(RuntimeError, match="no pipeline"):
+        make_dataset(path, SCHEMA, cache=False)
+    assert spills(tmp_path) == []
+
+
+def test_unvalidated_malformed_stream_fails_when_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = write(tmp_path, [HEADER, GOOD_ROWS[0], "abc,1,0.5,0,0"])
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        make_dataset(path, SCHEMA, cache=False, validate=False)
+    assert spills(tmp_path) == []
 
 
 def test_large_files_stream_by_default(gz_file, monkeypatch):

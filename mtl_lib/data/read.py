@@ -1,13 +1,17 @@
 """Reading funnel data files into pandas and into batched `tf.data` pipelines.
 
 Small files (and data frames) are validated, held in memory and sliced; large files are
-validated in chunks and then streamed line by line, so memory stays bounded whatever the
-file's size. Both paths give the same rows, in the same order when not shuffled.
+validated in chunks, decoded once into a binary spill file and streamed from it a block at
+a time, so memory stays bounded whatever the file's size. Both paths give the same rows, in
+the same order when not shuffled.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +36,17 @@ ORIGINAL_SPLIT_PREFIX = "sample_"
 """The original project names its splits `sample_train.csv`, `sample_valid.csv`, ..."""
 
 SHUFFLE_BUFFER = 100_000
-"""Lines held in the shuffle buffer when streaming a large file."""
+"""Rows mixed together when streaming a large file: the window permuted at once, and the
+span of the buffer its blocks are drawn from."""
 
 STREAM_PREFETCH = 4
 """Decoded batches a stream reads ahead of training."""
+
+SPILL_BLOCK_ROWS = 1024
+"""Rows per block read from a stream's spill file (the unit of its block shuffle)."""
+
+SPILL_DECODE_LINES = 4096
+"""Lines decoded at a time when a stream's file is decoded into its spill file."""
 
 Features = dict[str, tf.Tensor]
 Labels = dict[str, tf.Tensor]
@@ -90,15 +101,16 @@ def make_dataset(
         batch_size: Examples per batch.
         shuffle: Shuffle the examples, anew at each iteration (epoch).
         seed: Shuffle seed; the same seed gives the same order.
-        cache: `True` holds the data in memory and shuffles it fully; `False` streams the
-            file with a bounded shuffle buffer of `shuffle_buffer` lines; `None` holds files
+        cache: `True` holds the data in memory and shuffles it fully; `False` decodes the
+            file once into a spill file on disk and streams it with a shuffle buffer of
+            `shuffle_buffer` rows (see `SPILL_BLOCK_ROWS`); `None` holds files
             smaller than `MEMORY_LIMIT_BYTES` on disk (and data frames) in memory.
         drop_inconsistent: Drop funnel-inconsistent rows (a step is 1 while an earlier step
             is 0) instead of raising; a `UserWarning` says how many when they are counted.
         validate: Check the data first (see `mtl_lib.data.validate`). With `False` a
-            malformed file fails while iterating, with a less helpful error.
+            malformed file fails when streamed or loaded, with a less helpful error.
         drop_remainder: Drop the last, smaller batch.
-        shuffle_buffer: Lines held in the shuffle buffer when streaming.
+        shuffle_buffer: Rows mixed together when streaming (see `_stream`).
 
     Returns:
         A dataset of `(features, labels)`: `features` is the models' input (see
@@ -288,7 +300,101 @@ def _stream(
     drop_inconsistent: bool,
     drop_remainder: bool,
 ) -> tf.data.Dataset:
-    """Streaming pipeline: lines, shuffled in a bounded buffer, decoded a batch at a time."""
+    """Streaming pipeline: the file decoded once into a spill file, then read a block at a time.
+
+    Decoding text costs a few microseconds of CPU per row, taken from the cores that train
+    at every epoch, so it is done once, when the dataset is made: the file's lines are
+    decoded a batch at a time and written as rows of 32-bit words (ids, K values, steps) to
+    a spill file in the temporary directory (`tempfile`, so `TMPDIR`), about as large as
+    the uncompressed file. Each epoch then reads fixed-size blocks of `SPILL_BLOCK_ROWS`
+    rows, draws them at random from a buffer of `shuffle_buffer` rows' worth of blocks,
+    permutes the rows of each window of `shuffle_buffer` rows at once, and cuts batches: a
+    few ops per block whatever the file's size, and memory bounded by the shuffle buffer.
+    The spill file is deleted with the dataset (or, if the dataset cannot be made, at once).
+    """
+    spill, rows = _write_spill(path, schema, header, drop_inconsistent)
+    try:
+        ds = _read_spill(
+            spill,
+            rows,
+            schema,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            shuffle_buffer=shuffle_buffer,
+            drop_remainder=drop_remainder,
+        )
+    except BaseException:
+        spill.unlink(missing_ok=True)
+        raise
+    weakref.finalize(ds, spill.unlink, missing_ok=True)
+    return ds
+
+
+def _read_spill(
+    spill: Path,
+    rows: int,
+    schema: Schema,
+    *,
+    batch_size: int,
+    shuffle: bool,
+    seed: int | None,
+    shuffle_buffer: int,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+    """Batches of `(features, labels)` from a spill file of `rows` rows (see `_write_spill`)."""
+    ids = [f.name for f in schema.embedded_fields]
+    values = list(schema.numeric_names)
+    steps = list(schema.steps)
+    width = len(ids) + len(values) + len(steps)
+
+    def block(index: tf.Tensor, record: tf.Tensor) -> tf.Tensor:
+        words = tf.reshape(tf.io.decode_raw(record, tf.int32), (SPILL_BLOCK_ROWS, width))
+        return words[
+            : tf.minimum(tf.constant(SPILL_BLOCK_ROWS, tf.int64), rows - index * SPILL_BLOCK_ROWS)
+        ]
+
+    def split(words: tf.Tensor) -> tuple[Features, Labels]:
+        at = np.cumsum([len(ids), len(values)])
+        features = {IDS: words[:, : at[0]]}
+        if values:
+            features[VALUES] = tf.bitcast(words[:, at[0] : at[1]], tf.float32)
+        labels = tf.bitcast(words[:, at[1] :], tf.float32)
+        return features, dict(zip(steps, tf.split(labels, len(steps), axis=1), strict=True))
+
+    record = SPILL_BLOCK_ROWS * width * 4
+    ds = tf.data.FixedLengthRecordDataset(str(spill), record).enumerate()
+    if shuffle:
+        blocks = max(1, shuffle_buffer // SPILL_BLOCK_ROWS)
+        ds = ds.shuffle(blocks, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(block, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if shuffle:
+        # One permutation of each window's rows, seeded anew at every window and epoch.
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def permute(words: tf.Tensor, draw: tf.Tensor) -> tf.Tensor:
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(words)[0]), seed=tf.stack([draw, tf.constant(1, tf.int64)])
+            )
+            return tf.gather(words, order)
+
+        ds = tf.data.Dataset.zip(ds.rebatch(shuffle_buffer), seeds).map(permute)
+    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).map(split)
+    # A fixed prefetch depth, not AUTOTUNE, whose buffers may grow as training goes on: the
+    # memory of a stream then depends on the shuffle buffer and batch size, not on the file.
+    return ds.prefetch(STREAM_PREFETCH)
+
+
+def _write_spill(
+    path: Path, schema: Schema, header: list[str], drop_inconsistent: bool
+) -> tuple[Path, int]:
+    """Decode a data file once into a spill file of 32-bit words; return it and its rows.
+
+    Each row is its ids (int32), K values (float32) and steps (float32, 0 or 1), in schema
+    order, as raw little-endian words; the file is padded with zero rows to whole blocks of
+    `SPILL_BLOCK_ROWS`. Lines are read with `TextLineDataset` and decoded with `decode_csv`
+    a batch at a time, so memory stays bounded whatever the file's size.
+    """
     wanted = set(schema.feature_names + schema.steps)
     select_cols = [i for i, name in enumerate(header) if name in wanted]
     names = [header[i] for i in select_cols]
@@ -297,35 +403,42 @@ def _stream(
     defaults = [
         tf.constant([], tf.float32 if name in schema.steps else tf.float64) for name in names
     ]
-    steps = schema.steps
-
     ids = [f.name for f in schema.embedded_fields]
-    values = list(schema.numeric_names)
+    values, steps = list(schema.numeric_names), list(schema.steps)
 
-    def decode(lines: tf.Tensor) -> tuple[Features, Labels]:
+    def decode(lines: tf.Tensor) -> tf.Tensor:
         lines = tf.boolean_mask(lines, tf.strings.length(lines) > 0)  # blank lines
         columns = dict(
             zip(names, tf.io.decode_csv(lines, defaults, select_cols=select_cols), strict=True)
         )
-        # One matrix per kind, as the in-memory path gives: stacked once, cast once.
-        features = {IDS: tf.cast(tf.stack([columns[n] for n in ids], axis=1), tf.int32)}
+        words = [tf.cast(tf.stack([columns[n] for n in ids], axis=1), tf.int32)]
         if values:
-            features[VALUES] = tf.cast(tf.stack([columns[n] for n in values], axis=1), tf.float32)
-        labels = {s: tf.reshape(columns[s], (-1, 1)) for s in steps}
+            k = tf.cast(tf.stack([columns[n] for n in values], axis=1), tf.float32)
+            words.append(tf.bitcast(k, tf.int32))
+        labels = tf.stack([columns[s] for s in steps], axis=1)
+        words.append(tf.bitcast(labels, tf.int32))
+        words = tf.concat(words, axis=1)
         if drop_inconsistent and len(steps) > 1:
-            stacked = tf.stack([columns[s] for s in steps], axis=1)
-            keep = tf.logical_not(tf.reduce_any(stacked[:, 1:] > stacked[:, :-1], axis=1))
-            features = {k: tf.boolean_mask(v, keep) for k, v in features.items()}
-            labels = {k: tf.boolean_mask(v, keep) for k, v in labels.items()}
-        return features, labels
+            keep = tf.logical_not(tf.reduce_any(labels[:, 1:] > labels[:, :-1], axis=1))
+            words = tf.boolean_mask(words, keep)
+        return words
 
     compression = "GZIP" if path.name.endswith(".gz") else ""
-    ds = tf.data.TextLineDataset(str(path), compression_type=compression).skip(1)
-    if shuffle:
-        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-    # Blank and dropped lines leave some batches short: rebatch to exact sizes.
-    ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
-    # A fixed prefetch depth, not AUTOTUNE, whose buffers may grow as training goes on: the
-    # memory of a stream then depends on the shuffle buffer and batch size, not on the file.
-    return ds.prefetch(STREAM_PREFETCH)
+    lines = tf.data.TextLineDataset(str(path), compression_type=compression).skip(1)
+    decoded = lines.batch(SPILL_DECODE_LINES).map(
+        decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    handle, name = tempfile.mkstemp(prefix="mtl_stream_", suffix=".bin")
+    spill, rows = Path(name), 0
+    try:
+        with os.fdopen(handle, "wb") as out:
+            for words in decoded.prefetch(2):
+                block = words.numpy().astype("<i4", copy=False)
+                out.write(block.tobytes())
+                rows += len(block)
+            width = len(ids) + len(values) + len(steps)
+            out.write(bytes(4 * width * (-rows % SPILL_BLOCK_ROWS)))
+    except BaseException:
+        spill.unlink(missing_ok=True)
+        raise
+    return spill, rows
