@@ -1,10 +1,16 @@
 """Tests of mtl_lib.data.validate and mtl_lib.data.read on tiny hand-made files."""
 
+import contextlib
 import gc
 import gzip
+import os
 import re
+import subprocess
+import sys
 import tempfile
+import textwrap
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -425,7 +431,15 @@ def test_streaming_does_not_load_the_file_into_pandas(gz_file, monkeypatch):
 
 
 def spills(folder):
-    return sorted(folder.glob("mtl_stream_*"))
+    """This process's spill files in `folder`: named, or open though unlinked (Linux)."""
+    found = {str(p) for p in folder.glob("mtl_stream_*")}
+    descriptors = Path("/proc/self/fd")
+    for fd in descriptors.iterdir() if descriptors.is_dir() else ():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd).removesuffix(" (deleted)")
+            if target.startswith(str(folder / "mtl_stream_")):
+                found.add(target)
+    return sorted(found)
 
 
 def test_stream_shuffle_mixes_blocks_within_its_buffer(tmp_path):
@@ -459,6 +473,31 @@ def test_stream_spill_file_is_deleted_with_the_dataset(gz_file, tmp_path, monkey
     del iterator
     gc.collect()
     assert spills(tmp_path) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
+def test_stream_spill_file_has_no_name_and_goes_with_a_killed_process(gz_file, tmp_path):
+    path, frame = gz_file
+    child = textwrap.dedent(
+        f"""
+        import os, tempfile
+        tempfile.tempdir = {str(tmp_path)!r}
+        import mtl_lib.data.read as read
+        from mtl_lib.data import Field, Schema, make_dataset
+        schema = Schema(fields=(Field("city", "C", 5), Field("age", "D", 3), Field("x", "K")),
+                        steps=("click", "apply"))
+        ds = make_dataset({str(path)!r}, schema, batch_size=8, cache=False)
+        rows = sum(len(y["click"]) for _, y in ds)
+        names = [n for n in os.listdir({str(tmp_path)!r}) if n.startswith("mtl_stream_")]
+        print(rows, len(names), flush=True)
+        os._exit(0)  # as a killed kernel: no finalizer runs
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [str(len(frame)), "0"]  # read through its descriptor, nameless
+    assert list(tmp_path.glob("mtl_stream_*")) == []
 
 
 def test_stream_spill_file_is_deleted_when_making_the_dataset_fails(gz_file, tmp_path, monkeypatch):

@@ -8,10 +8,12 @@ the same order when not shuffled.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import warnings
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -310,9 +312,10 @@ def _stream(
     rows, draws them at random from a buffer of `shuffle_buffer` rows' worth of blocks,
     permutes the rows of each window of `shuffle_buffer` rows at once, and cuts batches: a
     few ops per block whatever the file's size, and memory bounded by the shuffle buffer.
-    The spill file is deleted with the dataset (or, if the dataset cannot be made, at once).
+    The spill file is deleted with the dataset (or, if the dataset cannot be made, at once),
+    and on Linux also when the process ends, however it ends (see `_open_spill`).
     """
-    spill, rows = _write_spill(path, schema, header, drop_inconsistent)
+    spill, rows, remove = _write_spill(path, schema, header, drop_inconsistent)
     try:
         ds = _read_spill(
             spill,
@@ -325,14 +328,14 @@ def _stream(
             drop_remainder=drop_remainder,
         )
     except BaseException:
-        spill.unlink(missing_ok=True)
+        remove()
         raise
-    weakref.finalize(ds, spill.unlink, missing_ok=True)
+    weakref.finalize(ds, remove)
     return ds
 
 
 def _read_spill(
-    spill: Path,
+    spill: str,
     rows: int,
     schema: Schema,
     *,
@@ -363,7 +366,7 @@ def _read_spill(
         return features, dict(zip(steps, tf.split(labels, len(steps), axis=1), strict=True))
 
     record = SPILL_BLOCK_ROWS * width * 4
-    ds = tf.data.FixedLengthRecordDataset(str(spill), record).enumerate()
+    ds = tf.data.FixedLengthRecordDataset(spill, record).enumerate()
     if shuffle:
         blocks = max(1, shuffle_buffer // SPILL_BLOCK_ROWS)
         ds = ds.shuffle(blocks, seed=seed, reshuffle_each_iteration=True)
@@ -387,13 +390,16 @@ def _read_spill(
 
 def _write_spill(
     path: Path, schema: Schema, header: list[str], drop_inconsistent: bool
-) -> tuple[Path, int]:
-    """Decode a data file once into a spill file of 32-bit words; return it and its rows.
+) -> tuple[str, int, Callable[[], None]]:
+    """Decode a data file once into a spill file of 32-bit words (see `_open_spill`).
 
     Each row is its ids (int32), K values (float32) and steps (float32, 0 or 1), in schema
     order, as raw little-endian words; the file is padded with zero rows to whole blocks of
     `SPILL_BLOCK_ROWS`. Lines are read with `TextLineDataset` and decoded with `decode_csv`
     a batch at a time, so memory stays bounded whatever the file's size.
+
+    Returns:
+        The name to read the spill file by, its rows, and the function that removes it.
     """
     wanted = set(schema.feature_names + schema.steps)
     select_cols = [i for i, name in enumerate(header) if name in wanted]
@@ -428,10 +434,10 @@ def _write_spill(
     decoded = lines.batch(SPILL_DECODE_LINES).map(
         decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
     )
-    handle, name = tempfile.mkstemp(prefix="mtl_stream_", suffix=".bin")
-    spill, rows = Path(name), 0
+    handle, spill, remove = _open_spill()
+    rows = 0
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(handle, "wb", closefd=False) as out:
             for words in decoded.prefetch(2):
                 block = words.numpy().astype("<i4", copy=False)
                 out.write(block.tobytes())
@@ -439,6 +445,28 @@ def _write_spill(
             width = len(ids) + len(values) + len(steps)
             out.write(bytes(4 * width * (-rows % SPILL_BLOCK_ROWS)))
     except BaseException:
-        spill.unlink(missing_ok=True)
+        remove()
         raise
-    return spill, rows
+    return spill, rows, remove
+
+
+def _open_spill() -> tuple[int, str, Callable[[], None]]:
+    """A new, empty spill file: its descriptor, the name to read it by, and its removal.
+
+    Where the system shows a process's descriptors as `/proc/self/fd/<n>` (Linux), the file
+    is unlinked at once and read through its descriptor: it has no name left behind, and
+    the system frees it when the descriptor is closed or the process ends, however it ends
+    (a killed notebook kernel runs no finalizer). Elsewhere it keeps its name in the
+    temporary directory until removed.
+    """
+    handle, name = tempfile.mkstemp(prefix="mtl_stream_", suffix=".bin")
+    by_descriptor = f"/proc/self/fd/{handle}"
+    if os.path.exists(by_descriptor):
+        os.unlink(name)
+        return handle, by_descriptor, functools.partial(os.close, handle)
+
+    def remove() -> None:
+        os.close(handle)
+        Path(name).unlink(missing_ok=True)
+
+    return handle, name, remove
