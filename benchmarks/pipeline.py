@@ -21,7 +21,7 @@ epochs swing between about 100,000 and 155,000 rows/s from one epoch to the next
 memory and streamed alike, so a single epoch says little. `fit rows/s` is the examples of
 all epochs over the whole call.
 
-Each case runs `--repeat` times (3 by default), the cases in turn, and the script prints
+Each case runs `--repeat` times (5 by default), the cases in turn, and the script prints
 each case's median and range, and file → model ÷ memory → model of the medians: on a
 machine whose speed changes from minute to minute, one run of each says little.
 
@@ -198,7 +198,7 @@ def main() -> None:
     parser.add_argument("--cases", nargs="*", default=CASES, choices=CASES)
     parser.add_argument("--label", help="save the results as out/pipeline_<label>.json")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs of each case, in turn with the other cases"
+        "--repeat", type=int, default=5, help="runs of each case, in turn with the other cases"
     )
     args = parser.parse_args()
     if args.case:  # child process

@@ -482,7 +482,6 @@ def test_stream_spill_file_has_no_name_and_goes_with_a_killed_process(gz_file, t
         f"""
         import os, tempfile
         tempfile.tempdir = {str(tmp_path)!r}
-        import mtl_lib.data.read as read
         from mtl_lib.data import Field, Schema, make_dataset
         schema = Schema(fields=(Field("city", "C", 5), Field("age", "D", 3), Field("x", "K")),
                         steps=("click", "apply"))

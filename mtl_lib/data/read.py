@@ -274,9 +274,7 @@ def _from_frame(
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
 
         def epoch(draw: tf.Tensor) -> tf.data.Dataset:
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(rows, dtype=tf.int64), seed=tf.stack([draw, tf.constant(0, tf.int64)])
-            )
+            order = _permutation(rows, draw, stream=0)
             return starts.map(lambda s: order[s : s + batch_size])
 
         index = seeds.flat_map(epoch)
@@ -288,6 +286,13 @@ def _from_frame(
     # The number of batches is known: Keras (and `fit`) can then size an epoch without a pass.
     ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _permutation(n: int | tf.Tensor, draw: tf.Tensor, stream: int) -> tf.Tensor:
+    """A random order of `range(n)`, int64, fixed by the scalar int64 `draw` and `stream`."""
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(tf.cast(n, tf.int64)), seed=tf.stack([draw, tf.constant(stream, tf.int64)])
+    )
 
 
 def _stream(
@@ -376,10 +381,7 @@ def _read_spill(
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
 
         def permute(words: tf.Tensor, draw: tf.Tensor) -> tf.Tensor:
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(tf.shape(words)[0]), seed=tf.stack([draw, tf.constant(1, tf.int64)])
-            )
-            return tf.gather(words, order)
+            return tf.gather(words, _permutation(tf.shape(words)[0], draw, stream=1))
 
         ds = tf.data.Dataset.zip(ds.rebatch(shuffle_buffer), seeds).map(permute)
     ds = ds.rebatch(batch_size, drop_remainder=drop_remainder).map(split)
