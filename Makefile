@@ -14,7 +14,7 @@ export PYTHONHASHSEED := 0
 # JupyterLab refuses to run as root unless told (containers, CI machines).
 LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test unit lint notebooks data figures benchmark benchmark-full clean
+.PHONY: lab test test-robust unit lint notebooks data figures benchmark benchmark-full clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,17 @@ lab: $(STAMP)
 # keeps about one core busy, so on 2 cores two at a time finish sooner.
 JOBS ?= 2
 
+# The notebooks run with oneDNN's kernels on (conftest.py): a float path other than the one
+# that wrote their outputs, so every claim they assert is checked against last-bit noise.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+# A second perturbation, for changed notebooks before they are committed (about 45 min):
+# every notebook re-executed in a temporary copy with oneDNN on and one intra-op thread;
+# prints the cells that raised and each notebook's largest shift of a printed number.
+test-robust: $(STAMP)
+	$(BIN)/python scripts/run_robust.py --perturb onednn threads
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests

@@ -13,7 +13,7 @@ same sizes and training settings, and prints them side by side:
   least costly epoch after the first: the measure least disturbed by other jobs;
 - **predict ex/s** and **predict CPU µs/ex**: the same for the fastest of five prediction
   passes over the whole test split, after a first one that traces;
-- **peak MiB**: the case's peak resident memory (`ru_maxrss`), each case in its own
+- **peak MiB**: the case's peak resident memory (`VmHWM`), each case in its own
   process, beside the memory right after the imports;
 - **AUC**: `sklearn.metrics.roc_auc_score` on the whole test split, computed by this script
   for both libraries from the predictions each case saves.
@@ -54,7 +54,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from peak_memory import peak_rss_mib  # beside this script, imported before the line below
 
 HERE = Path(__file__).resolve().parent
 # Run as a script, this file's folder is first on sys.path, where `import deepctr` would find
@@ -183,10 +184,6 @@ def _set_threads(tf: Any) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(THREADS)
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _timed_predictions(predict: Any) -> tuple[dict[str, Any], float, float]:
     """Predict once to trace, then `PREDICT_REPEATS` times.
 
@@ -222,7 +219,7 @@ def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int
     import mtl_lib as mtl
 
     _set_threads(tf)
-    after_import = _peak_mib()
+    after_import = peak_rss_mib()
     steps = TASKS[model_name]
     schema = mtl.data.Schema.load(DATA).with_steps(steps, ())
     train = pd.DataFrame(load_split("train", train_rows))
@@ -293,7 +290,7 @@ def run_deepctr(model_name: str, meta: dict, train_rows: int | None, epochs: int
     from deepctr.models.multitask import ESMM, MMOE, PLE
 
     _set_threads(tf)
-    after_import = _peak_mib()
+    after_import = peak_rss_mib()
     steps = TASKS[model_name]
     train = load_split("train", train_rows)
     test = load_split("test")
@@ -381,7 +378,7 @@ def run_case(library: str, model_name: str, train_rows: int | None, epochs: int)
         model=model_name,
         train_rows=train_rows or meta["rows"]["train"],
         test_rows=meta["rows"]["test"],
-        peak_mib=_peak_mib(),
+        peak_mib=peak_rss_mib(),
         python=platform.python_version(),
     )
     print(RESULT + json.dumps(result), flush=True)

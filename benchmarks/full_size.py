@@ -32,6 +32,7 @@ import numpy as np
 import mtl_lib as mtl
 from mtl_lib.datasets.aliccp import FIELDS, PUBLIC_FIELDS, STEPS
 
+HERE = Path(__file__).resolve().parent
 FULL_TRAIN_ROWS = 42_000_000  # Ali-CCP: about 42M of its 84M samples are for training
 #: Vocabulary size per kept field: Ali-CCP's order of size after the rare-id threshold.
 SIZES = {
@@ -50,10 +51,12 @@ CHUNK = 250_000
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, sys, time
+    import json, sys, time
     import mtl_lib as mtl
 
-    folder, path, optimizer = sys.argv[1], sys.argv[2], sys.argv[3]
+    folder, path, optimizer, benchmarks = sys.argv[1:5]
+    sys.path.insert(0, benchmarks)
+    from peak_memory import peak_rss_mib  # this process's own peak, not its parent's
     schema = mtl.data.Schema.load(folder)
     start = time.perf_counter()
     data = mtl.data.make_dataset(path, schema, batch_size=2048, shuffle=True, seed=0,
@@ -62,9 +65,9 @@ CHILD = textwrap.dedent(
     mtl.train.set_seed(0)
     model = mtl.train.compile_model(mtl.models.build_esmm(schema), schema.steps,
                                     learning_rate=2e-3, optimizer=optimizer)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    before = peak_rss_mib()
     history = mtl.train.fit(model, data, epochs=1)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    peak = peak_rss_mib()
     row = history.iloc[0]
     print(json.dumps({"rows": round(row["examples_per_second"] * row["seconds"]),
                       "rows_per_s": row["examples_per_second"], "seconds": row["seconds"],
@@ -110,7 +113,7 @@ def write_layout(folder: Path, rows: int, small: int, seed: int = 0) -> tuple[Pa
 def one_epoch(folder: Path, path: Path, optimizer: str) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0")
     out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(folder), str(path), optimizer],
+        [sys.executable, "-c", CHILD, str(folder), str(path), optimizer, str(HERE)],
         capture_output=True,
         text=True,
         env=env,

@@ -38,13 +38,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from peak_memory import peak_rss_mib  # beside this script
 
 OUT = Path(__file__).resolve().parent / "out"
 DATA = Path(__file__).resolve().parents[1] / "data" / "funnel"
@@ -79,18 +79,6 @@ def make_file(rows: int) -> Path:
     return path
 
 
-def _peak_mib() -> float:
-    """This process's peak resident memory (MiB).
-
-    `VmHWM`, not `getrusage`: Linux carries `ru_maxrss` across `exec`, so a child would
-    report its parent's peak (here, the parent's that generated the file) when larger.
-    """
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
@@ -104,7 +92,7 @@ def measure(case: str, path: str) -> dict:
     import mtl_lib as mtl
 
     schema = mtl.data.Schema.load(DATA)
-    base_mib = _peak_mib()
+    base_mib = peak_rss_mib()
 
     def model() -> keras.Model:
         mtl.train.set_seed(0)
@@ -128,7 +116,7 @@ def measure(case: str, path: str) -> dict:
             "seconds": seconds,
             "fit_rows_per_s": fit,
             "cpu_seconds": cpu,
-            "peak_mib": _peak_mib(),
+            "peak_mib": peak_rss_mib(),
             "base_mib": base_mib,
         }
 

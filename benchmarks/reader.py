@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from peak_memory import peak_rss_mib  # beside this script
 
 OUT = Path(__file__).resolve().parent / "out"
 SIZES = (1_000_000, 5_000_000)
@@ -45,7 +46,7 @@ def measure(case: str, path: str) -> dict:
     import mtl_lib as mtl
 
     schema = mtl.data.Schema.load(Path(__file__).resolve().parents[1] / "data" / "funnel")
-    base_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Python + TF
+    base_mib = peak_rss_mib()  # Python + TF
     start = time.perf_counter()
     if case == "validate":
         rows = mtl.data.validate_file(path, schema).rows
@@ -57,7 +58,7 @@ def measure(case: str, path: str) -> dict:
         for features, _ in ds:
             rows += int(features["ids"].shape[0])
     seconds = time.perf_counter() - start
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mib = peak_rss_mib()
     return {
         "case": case,
         "rows": rows,

@@ -16,6 +16,7 @@ Modules, by concept (dependencies point down the list):
 - `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
 - `mtl_lib.source`: the code behind an equation, printed in a notebook (`listing`).
+- `mtl_lib.machine`: what a trained number depends on beyond code and seed (CPU, float path).
 """
 
 import os
@@ -43,6 +44,7 @@ from mtl_lib import (
     experiment,
     layers,
     losses,
+    machine,
     metrics,
     models,
     optimizers,
@@ -59,6 +61,7 @@ __all__ = [
     "experiment",
     "layers",
     "losses",
+    "machine",
     "metrics",
     "models",
     "optimizers",

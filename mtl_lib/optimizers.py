@@ -33,13 +33,21 @@ class LazyAdam(keras.optimizers.Adam):
         learning_rate, beta_1, beta_2, epsilon, **kwargs: As `keras.optimizers.Adam`.
 
     Raises:
-        ValueError: with `amsgrad=True`, which has no lazy form here.
+        ValueError: with `amsgrad=True`, which has no lazy form here, or with a
+            `weight_decay`, which Keras applies to every row of a table at every step.
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.amsgrad:
             raise ValueError("LazyAdam does not support amsgrad=True")
+        if self.weight_decay is not None:
+            raise ValueError(
+                f"LazyAdam does not support weight_decay (got {self.weight_decay!r}): Keras "
+                "decays every row of an embedding table at every step, touched or not, which "
+                "undoes the lazy update; use keras.optimizers.AdamW for decoupled weight "
+                "decay, or an L2 regularizer on the layer (e.g. embeddings_regularizer)"
+            )
 
     def update_step(self, gradient, variable, learning_rate) -> None:
         """One step for `variable`; sparse (`tf.IndexedSlices`) gradients update lazily."""

@@ -165,14 +165,27 @@ class _RowCounter(keras.callbacks.Callback):
             self.examples.append(self.steps_per_epoch * per_batch)
 
 
+_EMPTY_VALIDATION = (
+    "the validation data are empty (an empty validation split): per-epoch validation AUCs "
+    "and early stopping need validation rows; train without them (`mtl_lib.experiment.run`: "
+    "validation=False and no patience; `fit`: validation=None and patience=None), or keep "
+    "rows for validation (e.g. a valid_fraction > 0)"
+)
+
+
 class _EpochLog(keras.callbacks.Callback):
-    """Times each epoch's training pass and, given validation data, logs whole-split AUCs."""
+    """Times each epoch's training pass and, given validation data, logs whole-split AUCs.
+
+    An output whose validation labels are all one class has no AUC: it is logged as NaN,
+    with a `RuntimeWarning` the first time in a fit.
+    """
 
     def __init__(self, validation: tf.data.Dataset | None, outputs: Sequence[str]) -> None:
         super().__init__()
         self.validation, self.outputs = validation, tuple(outputs)
         self.seconds: list[float] = []
         self.auc: list[dict[str, float]] = []
+        self._undefined: set[str] = set()  # outputs already warned about
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self._start, self._train_end = time.perf_counter(), None
@@ -195,12 +208,21 @@ class _EpochLog(keras.callbacks.Callback):
             for k in self.outputs:
                 labels[k].append(batch[k].numpy().ravel())
                 scores[k].append(pred[k].numpy().ravel())
-        self.auc.append(
-            {
-                f"val_{k}_auc": _auc(np.concatenate(labels[k]), np.concatenate(scores[k]))
-                for k in self.outputs
-            }
-        )
+        if self.outputs and not labels[self.outputs[0]]:  # a stream of unknown size
+            raise ValueError(_EMPTY_VALIDATION)
+        aucs = {}
+        for k in self.outputs:
+            y = np.concatenate(labels[k])
+            aucs[f"val_{k}_auc"] = _auc(y, np.concatenate(scores[k]))
+            if np.isnan(aucs[f"val_{k}_auc"]) and k not in self._undefined:
+                self._undefined.add(k)
+                warnings.warn(
+                    f"validation AUC of {k!r} is undefined: all {len(y)} labels of the "
+                    f"validation split are {y[0]:g}; val_{k}_auc is logged as NaN",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        self.auc.append(aucs)
 
 
 @contextlib.contextmanager
@@ -248,6 +270,7 @@ def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The ROC AUC, or NaN where the labels are all one class (it is undefined there)."""
     return float(roc_auc_score(labels, scores)) if 0 < labels.sum() < len(labels) else np.nan
 
 
@@ -287,13 +310,19 @@ def fit(
     Returns:
         One row per epoch: the losses Keras logs (`loss`, `click_loss`, `val_loss`, ...),
         with validation data each output's AUC over the whole validation split
-        (`val_click_auc`, ...), and the epoch's training `seconds` and
-        `examples_per_second` (the validation pass not included).
+        (`val_click_auc`, ...; NaN, with a warning, where its labels are all one class),
+        and the epoch's training `seconds` and `examples_per_second` (the validation pass
+        not included).
 
     Data whose size is known (held in memory) are counted by one cheap pass before
     training; a stream from a file is counted as training reads it, so the file is read
     once per epoch and no more.
+
+    Raises:
+        ValueError: if `validation` is empty, or `patience` is given without it.
     """
+    if validation is not None and int(validation.cardinality()) == 0:
+        raise ValueError(_EMPTY_VALIDATION)
     targets = _targets(model, targets)
     train = _select(train, targets)
     sized = int(train.cardinality()) >= 0  # in memory; a stream from a file has no known size

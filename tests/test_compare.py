@@ -104,6 +104,30 @@ def test_plot_differences_marks_every_interval():
     assert len(ax.lines) == 2 * 2 + 1  # an interval and a dot per model, the zero line
 
 
+def test_plot_differences_places_rows_by_name_across_panels():
+    """A model missing from one step keeps an empty row, so shared y axes line up by name."""
+    import matplotlib.pyplot as plt
+
+    frame = compare(_table(), "auc", reference="b")
+    # "c" has no output at "buy" (as ESMM has none for `apply`): "a" must keep its own row
+    click = frame[frame["step"] == "click"]
+    buy = frame[(frame["step"] == "buy") & (frame["model"] != "c")]
+    fig, (left, right) = plt.subplots(1, 2, sharey=True)
+    try:
+        mtl.plots.plot_differences(click, ax=left, models=["a", "c"])
+        mtl.plots.plot_differences(buy, ax=right, models=["a", "c"])
+        # shared: the labels shown on the left are the last panel's, bottom to top
+        assert [t.get_text() for t in left.get_yticklabels()] == ["c", "a"]
+        assert list(left.get_yticks()) == [0, 1] and left.get_ylim() == right.get_ylim()
+
+        def dots(ax):  # the y of each model's dot, top to bottom
+            return [line.get_ydata()[0] for line in ax.lines if line.get_marker() == "o"]
+
+        assert dots(left) == [1, 0] and dots(right) == [1]  # "a" on the row labelled "a"
+    finally:
+        plt.close(fig)
+
+
 def test_interval_text():
     frame = pd.DataFrame(
         {"difference": [0.01962], "low": [0.01241], "high": [0.02687], "verdict": ["ahead"]}

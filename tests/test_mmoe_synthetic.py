@@ -106,4 +106,7 @@ def test_regression_dataset_batches_labels_by_task(gen):
 
 
 def test_exported():
-    assert mtl.synthetic.CorrelatedTasks is CorrelatedTasks
+    """`mtl.synthetic` re-exports the MMoE module's names and lists them in `__all__`."""
+    for name in ("CorrelatedTasks", "make_correlated_tasks", "regression_dataset"):
+        assert name in mtl.synthetic.__all__, name
+        assert getattr(mtl.synthetic, name) is getattr(mtl.synthetic.mmoe, name), name

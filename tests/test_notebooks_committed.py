@@ -153,3 +153,47 @@ def test_code_listings_show_the_library_as_it_is(path):
         for arguments in LISTING.findall(source):
             listing = eval(f"mtl.source.listing({arguments})", {"mtl": mtl})
             assert listing in printed, f"{path.name}: re-run it, `{arguments}` changed"
+
+
+# A trained number moves in its 4th decimal from one CPU to another: an assert compares it
+# with a tolerance (STYLE.md rule 22), never `round(x, 4) == value`. Data facts are exact
+# without rounding (integers, `==` on counts), so no assert needs `round(...) ==` at all.
+ROUNDED_EQUALITY = re.compile(r"\bround\(.*\)\s*(==|!=)|(==|!=)\s*\S*\bround\(|\.round\(\d*\).*==")
+
+
+def assert_lines(path):
+    nb = json.loads(path.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            for line in "".join(cell["source"]).splitlines():
+                if re.match(r"\s*assert\b", line):
+                    yield i, line
+
+
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
+def test_no_assert_compares_a_rounded_result_for_equality(path):
+    exact = [(i, line.strip()) for i, line in assert_lines(path) if ROUNDED_EQUALITY.search(line)]
+    assert not exact, f"{path.name}: compare with a tolerance, not round(...) ==: {exact}"
+
+
+def test_the_rounded_equality_rule_catches_what_it_names():
+    caught = [
+        'assert round(full.loc[("SB", 2019), "auc"], 4) == 0.9857',
+        "assert 0.9857 == round(auc, 4)",
+        'assert sb.set_index("model")["auc"].round(4).to_dict() == {"MMoE": 0.9}',
+    ]
+    passed = ["assert abs(auc - 0.9857) < 0.002", "assert counts == {1: 5, 2: 5}"]
+    assert all(ROUNDED_EQUALITY.search(line) for line in caught)
+    assert not any(ROUNDED_EQUALITY.search(line) for line in passed)
+
+
+@pytest.mark.parametrize("path", EVERY, ids=lambda p: p.name)
+def test_the_setup_prints_the_machine(path):
+    """So a reader can tell why their 4th decimal differs (`mtl_lib.machine`)."""
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "mtl.machine.describe()" in "".join(cell["source"]):
+            printed = "".join(o.get("text", "") for o in cell["outputs"])
+            assert "TensorFlow " in printed and " cores · oneDNN" in printed, path.name
+            return
+    pytest.fail(f"{path.name}: print(mtl.machine.describe()) in the setup")

@@ -86,3 +86,13 @@ def test_bad_choices_are_refused():
         mtl.optimizers.get("sgd", 1e-3)
     with pytest.raises(ValueError, match="amsgrad"):
         LazyAdam(amsgrad=True)
+
+
+@pytest.mark.parametrize("weight_decay", [1e-4, 0.0])
+def test_weight_decay_is_refused_with_what_to_use_instead(weight_decay):
+    """Keras would decay every row of a table at every step, which undoes the lazy update."""
+    with pytest.raises(
+        ValueError, match=r"LazyAdam does not support weight_decay.*every row.*AdamW"
+    ):
+        LazyAdam(weight_decay=weight_decay)
+    assert LazyAdam.from_config(LazyAdam().get_config()).weight_decay is None  # no decay: fine

@@ -201,6 +201,13 @@ def splits(folder):
         return mtl.experiment.Splits.load(folder[0], STEPS, drop_inconsistent=True)
 
 
+def test_splits_load_warns_at_its_callers_line(folder):
+    """The dropped-rows warning names the caller's file, not `mtl_lib/experiment.py`."""
+    with pytest.warns(UserWarning, match="dropped 1 of") as record:
+        mtl.experiment.Splits.load(folder[0], STEPS, drop_inconsistent=True)
+    assert len(record) == 1 and record[0].filename == __file__
+
+
 def test_splits_load_names_the_steps_and_drops_the_inconsistent_row(folder, splits):
     assert splits.schema.steps == tuple(STEPS)
     assert len(splits.train) == ROWS["train"] - 1 and len(splits.test) == ROWS["test"]

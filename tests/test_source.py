@@ -15,7 +15,10 @@ def test_a_builder_is_listed_with_its_file_and_lines_without_its_docstring():
     assert header == f"# mtl_lib/models/esmm.py, lines {first}-{first + len(lines) - 1}"
     assert code.startswith("def build_esmm_chain(")
     assert mtl.models.build_esmm_chain.__doc__.strip().splitlines()[0] not in code
-    assert "return" in code.splitlines()[-1] or code.splitlines()[-1].startswith(" ")
+    # every line but the docstring's, to the function's last
+    docstring_lines = mtl.models.build_esmm_chain.__doc__.count("\n") + 1
+    assert len(code.splitlines()) == len(lines) - docstring_lines
+    assert code.splitlines()[-1] == lines[-1].rstrip("\n")
 
 
 def test_the_docstring_on_request_a_partial_and_one_method_of_a_layer():

@@ -53,3 +53,32 @@ def test_validation_auc_pairs_scores_with_labels_even_when_shuffled(funnel):
     for step in schema.steps:
         expected = roc_auc_score(valid[step], pred[step])
         assert history[f"val_{step}_auc"].iloc[-1] == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("fit_kwargs", [{}, {"patience": 1}])
+def test_an_empty_validation_split_is_refused_up_front(funnel, fit_kwargs):
+    schema, frame, valid = funnel
+    empty = mtl.data.make_dataset(valid.iloc[:0], schema, batch_size=100, validate=False)
+    with pytest.raises(ValueError, match=r"validation data are empty.*valid_fraction > 0"):
+        trained(schema, frame, epochs=1, validation=empty, **fit_kwargs)
+    splits = mtl.experiment.Splits.from_frames(schema, frame, valid.iloc[:0], valid)
+    with pytest.raises(ValueError, match=r"empty validation split.*validation=False"):
+        mtl.experiment.run("esmm", splits, epochs=1, validation=True, **fit_kwargs)
+
+
+def test_a_step_without_a_positive_has_no_auc_with_a_warning_once(funnel):
+    """The per-epoch validation AUC is NaN and says so once; evaluation refuses it."""
+    schema, frame, valid = funnel
+    none_bought = valid[valid["purchase"] == 0]
+    data = mtl.data.make_dataset(none_bought, schema, batch_size=100)
+    with pytest.warns(RuntimeWarning) as record:
+        model, history = trained(schema, frame, epochs=2, validation=data)
+    undefined = [str(w.message) for w in record if "undefined" in str(w.message)]
+    assert undefined == [
+        f"validation AUC of 'purchase' is undefined: all {len(none_bought)} labels of the "
+        "validation split are 0; val_purchase_auc is logged as NaN"
+    ]  # once, not once an epoch
+    assert history["val_purchase_auc"].isna().all() and history["val_click_auc"].notna().all()
+    pred = mtl.train.predict(model, none_bought, schema)
+    with pytest.raises(ValueError, match=rf"AUC is undefined: all {len(none_bought)} labels"):
+        mtl.metrics.evaluate_funnel(pred, none_bought, schema)

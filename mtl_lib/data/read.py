@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 import warnings
 import weakref
@@ -77,7 +78,7 @@ def read_frame(
         >>> frame[list(schema.steps)].mean()  # doctest: +SKIP
     """
     frame, dropped = _read_frame(path, schema, drop_inconsistent)
-    _warn_dropped(path, dropped, len(frame) + dropped, stacklevel=3)
+    _warn_dropped(path, dropped, len(frame) + dropped)
     return frame
 
 
@@ -144,7 +145,7 @@ def make_dataset(
         else:
             check_header([str(c) for c in source.columns], schema, "<DataFrame>")
             frame, dropped = _unchecked(source, schema, drop_inconsistent)
-        _warn_dropped("<DataFrame>", dropped, len(source), stacklevel=3)
+        _warn_dropped("<DataFrame>", dropped, len(source))
         return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
 
     path = Path(source)
@@ -159,13 +160,13 @@ def make_dataset(
                 path, usecols=columns, encoding="utf-8-sig", encoding_errors="replace"
             )
             frame, dropped = _unchecked(raw, schema, drop_inconsistent)
-        _warn_dropped(path, dropped, len(frame) + dropped, stacklevel=3)
+        _warn_dropped(path, dropped, len(frame) + dropped)
         return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
 
     check_header(header, schema, str(path))
     if validate:
         report = validate_file(path, schema, drop_inconsistent=drop_inconsistent)
-        _warn_dropped(path, report.dropped, report.rows + report.dropped, stacklevel=3)
+        _warn_dropped(path, report.dropped, report.rows + report.dropped)
     return _stream(
         path,
         schema,
@@ -229,14 +230,34 @@ def _unchecked(
     return clean, 0
 
 
-def _warn_dropped(source: str | Path, dropped: int, total: int, stacklevel: int) -> None:
+def _warn_dropped(source: str | Path, dropped: int, total: int) -> None:
+    """Warn of dropped rows, at the caller's line: the first frame outside `mtl_lib`.
+
+    So `read_frame` warns at its caller's line, and `mtl_lib.experiment.Splits.load`,
+    which calls it, at its own caller's.
+    """
     if dropped:
         warnings.warn(
             f"{source}: dropped {dropped} of {total} rows that are funnel-inconsistent "
             "(a step is 1 while an earlier step is 0)",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=_outside_package(),
         )
+
+
+def _outside_package() -> int:
+    """`stacklevel` for a `warnings.warn` in the caller: the first frame outside `mtl_lib`.
+
+    That is the user's line, however deep in the library the call is.
+    """
+    package = str(Path(__file__).resolve().parent.parent) + os.sep  # the mtl_lib folder
+    frame, level = sys._getframe(2), 1  # the warning function's caller: stacklevel 2
+    while frame is not None:
+        level += 1
+        if not str(Path(frame.f_code.co_filename).resolve()).startswith(package):
+            return level
+        frame = frame.f_back
+    return level
 
 
 def _from_frame(

@@ -363,13 +363,17 @@ def plot_differences(
         differences: Rows of one step from `mtl_lib.metrics.compare`: columns `model`,
             `difference`, `low`, `high` and `verdict`.
         ax: Where to draw.
-        models: Which models, top to bottom (default: all, in order of appearance).
+        models: Which models, top to bottom (default: all, in order of appearance). Each
+            has its row, by name, even where `differences` has none of it (an empty row
+            with its label), so panels of several steps with shared y axes line up.
         xlabel: What the difference is (e.g. "AUC − v2 chain's").
     """
     ax = axes_or_new(ax)
     rows = differences.set_index("model")
-    models = [m for m in (models or rows.index) if m in rows.index]
+    models = list(models or rows.index)
     for i, model in enumerate(models):
+        if model not in rows.index:
+            continue  # no output at this step (e.g. ESMM's `apply`): an empty row
         row = rows.loc[model]
         y = len(models) - 1 - i
         color = VERDICT_COLORS[row["verdict"]]
