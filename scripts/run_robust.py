@@ -137,10 +137,15 @@ def main() -> None:
         flush=True,
     )
     rows, failed = [], []
-    with tempfile.TemporaryDirectory(prefix="mtl_robust_") as folder:
-        copy_tree(Path(folder))
+    with tempfile.TemporaryDirectory(prefix="mtl_robust_") as parent:
+        # `<copy>/../shared` is the read-only shared folder, as beside the repository
+        folder = Path(parent) / ROOT.name
+        folder.mkdir()
+        if (ROOT.parent / "shared").exists():
+            (Path(parent) / "shared").symlink_to(ROOT.parent / "shared")
+        copy_tree(folder)
         for reference in notebook_paths(args.paths):
-            copy = Path(folder) / reference.relative_to(ROOT)
+            copy = folder / reference.relative_to(ROOT)
             start = time.perf_counter()
             run(copy, allow_errors=True)
             seconds = time.perf_counter() - start
