@@ -113,12 +113,21 @@ def largest_shift(reference: Path, perturbed: Path) -> tuple[float, int | None, 
 
 
 def failures(path: Path) -> list[str]:
-    """`cell i: ErrorName: message` for every cell of an executed notebook that raised."""
-    found = []
+    """`cell i: ErrorName: message` for the cells of an executed notebook that raised.
+
+    Every failed `assert` is listed; of other errors only the first, since the cells after
+    it usually fail for want of its names (they are counted instead).
+    """
+    found, other = [], 0
     for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
         for out in cell.get("outputs", []):
-            if out.output_type == "error":
+            if out.output_type != "error":
+                continue
+            if out.ename == "AssertionError" or not other:
                 found.append(f"cell {i}: {out.ename}: {out.evalue[:200]}")
+            other += out.ename != "AssertionError"
+    if other > 1:
+        found.append(f"and {other - 1} more cells that raised after the first error")
     return found
 
 
