@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -492,12 +493,12 @@ def _throughput(history: pd.DataFrame) -> float:
 
 def run_seeds(
     names: Iterable[str] | Mapping[str, Mapping],
-    splits: Splits,
+    splits: Splits | Mapping[int, Splits],
     seeds: Sequence[int] = (0, 1, 2),
     *,
     keep: bool = False,
     reuse: dict | None = None,
-    workers: int = 1,
+    workers: int | Workers = 1,
     progress: bool = False,
     **kwargs,
 ) -> pd.DataFrame | tuple[pd.DataFrame, list[RunResult]]:
@@ -505,13 +506,16 @@ def run_seeds(
 
     Args:
         names: Model names (see `run`), or model name → its own builder arguments.
-        splits: The data.
+        splits: The data, or seed → the data of that seed (each seed its own draw of
+            training rows, e.g. from `Splits.from_generator`).
         seeds: One run per seed.
         keep: Also return the `RunResult`s (predictions, histories, models).
         reuse: The dict of traced models to reuse (see `run`); pass the same dict to
             several calls to share them across calls too. Default: a new one per call.
             Not with `workers` > 1 (each worker process keeps its own).
-        workers: Processes that train at once. A small model's training step keeps about
+        workers: Processes that train at once, or a `Workers` pool kept across calls (so
+            that its processes start and trace each architecture once). A small model's
+            training step keeps about
             one core busy however many a CPU has, but on 2 cores two processes got about
             1.45 cores between them: notebook 08's fifty runs took 442 s instead of 573 s
             (1.3 times sooner). Every run gives the numbers it gives alone
@@ -531,22 +535,33 @@ def run_seeds(
         A frame with columns `model`, `seed`, `step`, the metrics of `evaluate_funnel`,
         `params`, `examples_per_second`, and `epochs`, `best_epoch` and `converged` (see
         `RunResult`); with `keep`, also the list of results. A
-        two-step model on a longer funnel has rows for its two steps only.
+        two-step model on a longer funnel has rows for its two steps only, and a run that
+        predicts no step (BASE with `only` a later step) has none: keep its result.
     """
     if not isinstance(names, Mapping):
         names = {name: {} for name in names}
-    if workers < 1:
+    if isinstance(splits, Mapping):
+        missing = [seed for seed in seeds if seed not in splits]
+        if missing:
+            raise ValueError(f"no splits for seeds {missing}; splits are for {list(splits)}")
+    if not isinstance(workers, Workers) and workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     jobs = [(name, seed, {**kwargs, **own}) for name, own in names.items() for seed in seeds]
     if workers == 1:
         reuse = {} if reuse is None else reuse
-        outcomes = (_run_and_table(*job, splits=splits, reuse=reuse, keep=keep) for job in jobs)
+        outcomes = (
+            _run_and_table(*job, splits=_of_seed(splits, job[1]), reuse=reuse, keep=keep)
+            for job in jobs
+        )
     else:
         if reuse is not None or kwargs.get("strategy") is not None:
             raise ValueError(
                 "workers > 1 keeps traced models per process: pass no `reuse` and no `strategy`"
             )
-        outcomes = _in_processes(jobs, splits, keep, workers)
+        if isinstance(workers, Workers):
+            outcomes = workers.run(jobs, splits, keep)
+        else:
+            outcomes = _in_processes(jobs, splits, keep, workers)
     tables, results = [], []
     for table, result in outcomes:
         tables.append(table)
@@ -563,7 +578,10 @@ def _run_and_table(
 ) -> tuple[pd.DataFrame, RunResult | None]:
     """One run of `run_seeds`: its rows of the table and, with `keep`, its result."""
     result = run(name, splits, seed=seed, reuse=reuse, **kwargs)
-    table = result.evaluate(splits).reset_index()
+    if any(step in result.predictions for step in splits.schema.steps):
+        table = result.evaluate(splits).reset_index()
+    else:  # e.g. BASE's model of one conditional step alone (`only`): no step to evaluate
+        table = pd.DataFrame({"step": pd.Series(dtype=object)})
     table.insert(0, "seed", seed)
     table.insert(0, "model", name)
     table["params"] = result.params
@@ -584,44 +602,111 @@ def _progress_line(table: pd.DataFrame) -> str:
     )
 
 
+def _of_seed(splits: Splits | Mapping[int, Splits], seed: int) -> Splits:
+    """The data of one seed: `splits` itself, or its entry for `seed`."""
+    return splits[seed] if isinstance(splits, Mapping) else splits
+
+
 #: A worker process's data and traced models (see `_in_processes`).
 _WORKER: dict = {}
 
 
-def _start_worker(splits: Splits) -> None:
+def _start_worker(splits: Splits | Mapping[int, Splits] | None) -> None:
     _WORKER.update(splits=splits, reuse={})
 
 
-def _work(name: str, seed: int, kwargs: dict, keep: bool) -> tuple:
+def _work(name: str, seed: int, kwargs: dict, keep: bool, splits: Splits | None = None) -> tuple:
+    splits = _of_seed(_WORKER["splits"], seed) if splits is None else splits
     table, result = _run_and_table(
-        name, seed, kwargs, splits=_WORKER["splits"], reuse=_WORKER["reuse"], keep=keep
+        name, seed, kwargs, splits=splits, reuse=_WORKER["reuse"], keep=keep
     )
     if result is not None:  # Keras models stay in the worker; the rest is plain data
         result = dataclasses.replace(result, models=[])
     return table, result
 
 
-def _in_processes(jobs: list, splits: Splits, keep: bool, workers: int) -> Iterator[tuple]:
-    """Each job in a pool of fresh processes; outcomes yielded in the jobs' order.
-
-    Processes are spawned (not forked: TensorFlow's threads do not survive a fork), get the
-    data once, and keep the models they traced for later jobs of the same architecture.
-    """
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)),
-        mp_context=context,
+def _spawned_pool(processes: int, splits: Splits | Mapping[int, Splits] | None):
+    """Processes spawned (not forked: TensorFlow's threads do not survive a fork)."""
+    return ProcessPoolExecutor(
+        max_workers=processes,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(splits,),
-    ) as pool:
-        futures = [pool.submit(_work, *job, keep) for job in jobs]
-        try:
-            for future in futures:
-                yield future.result()
-        except BaseException:  # a failed run: do not train the rest before raising
-            for future in futures:
-                future.cancel()
-            raise
+    )
+
+
+def _results_in_order(futures: list) -> Iterator[tuple]:
+    """Each future's outcome in the jobs' order; on a failed run, cancel the rest."""
+    try:
+        for future in futures:
+            yield future.result()
+    except BaseException:  # a failed run: do not train the rest before raising
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def _in_processes(
+    jobs: list, splits: Splits | Mapping[int, Splits], keep: bool, workers: int
+) -> Iterator[tuple]:
+    """Each job in a pool of fresh processes; outcomes yielded in the jobs' order.
+
+    The processes get the data once, and keep the models they traced for later jobs of
+    the same architecture.
+    """
+    with _spawned_pool(min(workers, len(jobs)), splits) as pool:
+        yield from _results_in_order([pool.submit(_work, *job, keep) for job in jobs])
+
+
+class Workers:
+    """Processes that train at once, kept across calls of `run_seeds`.
+
+    `run_seeds(..., workers=2)` starts its processes for one call; a notebook that calls it
+    for many cells of a sweep would pay for starting them, and for tracing each
+    architecture in them, once per call. A `Workers` pool pays once: its processes start
+    at its first run and keep the models they traced for every later run of the same
+    architecture, until `close` (or the end of a `with` block, or of the program). Each job
+    carries its own data. Every run gives the numbers it gives alone (each seeds itself;
+    see `run`).
+
+    Args:
+        processes: How many runs train at once (see `run_seeds`' `workers`).
+
+    Example:
+        >>> with mtl.experiment.Workers(2) as workers:  # doctest: +SKIP
+        ...     table = mtl.experiment.run_seeds(["esmm"], {0: a, 1: b}, (0, 1),
+        ...                                      workers=workers)
+    """
+
+    def __init__(self, processes: int = 2) -> None:
+        if processes < 2:
+            raise ValueError(f"a Workers pool needs at least 2 processes, got {processes}")
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the processes (their traced models go with them)."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+        self._closed = True
+
+    def run(self, jobs: list, splits: Splits | Mapping[int, Splits], keep: bool) -> Iterator[tuple]:
+        """Each `(name, seed, kwargs)` job on its seed's data; outcomes in the jobs' order."""
+        if self._closed:
+            raise RuntimeError("this Workers pool is closed: make a new one")
+        if self._pool is None:
+            self._pool = _spawned_pool(self.processes, None)
+            weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
+        futures = [self._pool.submit(_work, *job, keep, _of_seed(splits, job[1])) for job in jobs]
+        return _results_in_order(futures)
 
 
 def summarize(table: pd.DataFrame, metric: str, *, digits: int = 4) -> pd.DataFrame:

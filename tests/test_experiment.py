@@ -237,6 +237,45 @@ def test_workers_give_the_one_process_table_in_its_order(splits, capsys):
             np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
 
 
+def test_a_workers_pool_runs_each_seed_on_its_own_splits_as_one_process_does(splits):
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
+    own = {
+        seed: mtl.experiment.Splits.from_frames(
+            gen.schema, gen.sample(3_000, 10 + seed), splits.valid, splits.test
+        )
+        for seed in (0, 1)
+    }
+    kwargs = {"seeds": [0, 1], "epochs": 2, "batch_size": 512, "patience": 1, "keep": True}
+    names = {"base": {"only": ("purchase",)}, "esmm": {}}
+    alone, kept_alone = mtl.experiment.run_seeds(names, own, **kwargs)
+    with mtl.experiment.Workers(2) as workers:
+        table, kept = mtl.experiment.run_seeds(names, own, workers=workers, **kwargs)
+        again = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], workers=workers, epochs=1)
+    pd.testing.assert_frame_equal(
+        table.drop(columns="examples_per_second"), alone.drop(columns="examples_per_second")
+    )
+    for a, b in zip(kept, kept_alone, strict=True):
+        for key in b.predictions:
+            np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
+    one = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1)
+    pd.testing.assert_frame_equal(
+        again.drop(columns="examples_per_second"), one.drop(columns="examples_per_second")
+    )
+    # the two seeds' data differ, and so do their runs: each ran on its own splits
+    assert not np.array_equal(kept[2].predictions["click"], kept[3].predictions["click"])
+
+
+def test_per_seed_splits_and_a_pool_refuse_what_they_cannot_do(splits):
+    with pytest.raises(ValueError, match=r"no splits for seeds \[1\]"):
+        mtl.experiment.run_seeds(["esmm"], {0: splits}, seeds=[0, 1])
+    with pytest.raises(ValueError, match="at least 2 processes"):
+        mtl.experiment.Workers(1)
+    closed = mtl.experiment.Workers(2)
+    closed.close()
+    with pytest.raises(RuntimeError, match="is closed"):
+        mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], workers=closed)
+
+
 def test_workers_refuse_what_they_cannot_share(splits):
     with pytest.raises(ValueError, match="at least 1"):
         mtl.experiment.run_seeds(["esmm"], splits, workers=0)
