@@ -34,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import nbformat
@@ -131,10 +133,18 @@ def failures(path: Path) -> list[str]:
     return found
 
 
+def _execute(path: Path) -> float:
+    """Execute one notebook in place, errors and all; its run time in seconds."""
+    start = time.perf_counter()
+    run(path, allow_errors=True)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("paths", nargs="*", type=Path)
     parser.add_argument("--perturb", nargs="+", choices=sorted(PERTURBATIONS), default=["onednn"])
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
     parser.add_argument("--keep", type=Path, help="copy the executed notebooks here")
     parser.add_argument("--report", type=Path, help="write the table as JSON here")
     args = parser.parse_args()
@@ -153,32 +163,33 @@ def main() -> None:
         if (ROOT.parent / "shared").exists():
             (Path(parent) / "shared").symlink_to(ROOT.parent / "shared")
         copy_tree(folder)
-        for reference in notebook_paths(args.paths):
-            copy = folder / reference.relative_to(ROOT)
-            start = time.perf_counter()
-            run(copy, allow_errors=True)
-            seconds = time.perf_counter() - start
-            raised = failures(copy)
-            shift, cell, unmatched = largest_shift(reference, copy)
-            rows.append(
-                {
-                    "notebook": str(reference.relative_to(ROOT / "notebooks")),
-                    "seconds": round(seconds),
-                    "largest_shift": shift,
-                    "cell": cell,
-                    "unmatched_cells": unmatched,
-                    "failed": raised,
-                }
-            )
-            failed += [f"{reference.name} {r}" for r in raised]
-            print(
-                f"{rows[-1]['notebook']}: {seconds:.0f} s, largest shift {shift:.4g}"
-                f" (cell {cell}), {len(raised)} failed",
-                flush=True,
-            )
-            if args.keep:
-                (args.keep / copy.relative_to(folder)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(copy, args.keep / copy.relative_to(folder))
+        references = notebook_paths(args.paths)
+        copies = [folder / reference.relative_to(ROOT) for reference in references]
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+            timings = pool.map(_execute, copies)
+            for reference, copy, seconds in zip(references, copies, timings, strict=True):
+                raised = failures(copy)
+                shift, cell, unmatched = largest_shift(reference, copy)
+                rows.append(
+                    {
+                        "notebook": str(reference.relative_to(ROOT / "notebooks")),
+                        "seconds": round(seconds),
+                        "largest_shift": shift,
+                        "cell": cell,
+                        "unmatched_cells": unmatched,
+                        "failed": raised,
+                    }
+                )
+                failed += [f"{reference.name} {r}" for r in raised]
+                print(
+                    f"{rows[-1]['notebook']}: {seconds:.0f} s, largest shift {shift:.4g}"
+                    f" (cell {cell}), {len(raised)} failed",
+                    flush=True,
+                )
+                if args.keep:
+                    kept = args.keep / copy.relative_to(folder)
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(copy, kept)
     print("\n| notebook | run time (s) | largest shift | cell | cells raised |")
     print("|---|---|---|---|---|")
     for r in rows:
