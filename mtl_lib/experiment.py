@@ -493,7 +493,7 @@ def _throughput(history: pd.DataFrame) -> float:
 
 def run_seeds(
     names: Iterable[str] | Mapping[str, Mapping],
-    splits: Splits | Mapping[int, Splits],
+    splits: Splits | Mapping[int, Splits] | Callable[[int], Splits],
     seeds: Sequence[int] = (0, 1, 2),
     *,
     keep: bool = False,
@@ -507,7 +507,10 @@ def run_seeds(
     Args:
         names: Model names (see `run`), or model name → its own builder arguments.
         splits: The data, or seed → the data of that seed (each seed its own draw of
-            training rows, e.g. from `Splits.from_generator`).
+            training rows, e.g. from `Splits.from_generator`), as a mapping or as a
+            picklable function of the seed (e.g. a `functools.partial` of
+            `Splits.from_generator`), which workers then call themselves: drawing the
+            rows in the processes that train on them keeps both cores busy.
         seeds: One run per seed.
         keep: Also return the `RunResult`s (predictions, histories, models).
         reuse: The dict of traced models to reuse (see `run`); pass the same dict to
@@ -549,8 +552,11 @@ def run_seeds(
     jobs = [(name, seed, {**kwargs, **own}) for name, own in names.items() for seed in seeds]
     if workers == 1:
         reuse = {} if reuse is None else reuse
+        drawn = {seed: _of_seed(splits, seed) for seed in seeds} if callable(splits) else {}
         outcomes = (
-            _run_and_table(*job, splits=_of_seed(splits, job[1]), reuse=reuse, keep=keep)
+            _run_and_table(
+                *job, splits=drawn.get(job[1]) or _of_seed(splits, job[1]), reuse=reuse, keep=keep
+            )
             for job in jobs
         )
     else:
@@ -602,9 +608,11 @@ def _progress_line(table: pd.DataFrame) -> str:
     )
 
 
-def _of_seed(splits: Splits | Mapping[int, Splits], seed: int) -> Splits:
-    """The data of one seed: `splits` itself, or its entry for `seed`."""
-    return splits[seed] if isinstance(splits, Mapping) else splits
+def _of_seed(splits: Splits | Mapping[int, Splits] | Callable[[int], Splits], seed: int):
+    """The data of one seed: `splits` itself, its entry for `seed`, or `splits(seed)`."""
+    if isinstance(splits, Mapping):
+        return splits[seed]
+    return splits if isinstance(splits, Splits) else splits(seed)
 
 
 #: A worker process's data and traced models (see `_in_processes`).
@@ -615,8 +623,17 @@ def _start_worker(splits: Splits | Mapping[int, Splits] | None) -> None:
     _WORKER.update(splits=splits, reuse={})
 
 
-def _work(name: str, seed: int, kwargs: dict, keep: bool, splits: Splits | None = None) -> tuple:
-    splits = _of_seed(_WORKER["splits"], seed) if splits is None else splits
+def _work(name: str, seed: int, kwargs: dict, keep: bool, splits=None, call=None) -> tuple:
+    if call is None:
+        splits = _of_seed(_WORKER["splits"] if splits is None else splits, seed)
+    else:  # a function of the seed: called once per seed in this process, for one call
+        drawn = _WORKER.setdefault("drawn", {})
+        if drawn.get("call") != call:
+            drawn.clear()
+            drawn["call"] = call
+        if seed not in drawn:
+            drawn[seed] = splits(seed)
+        splits = drawn[seed]
     table, result = _run_and_table(
         name, seed, kwargs, splits=splits, reuse=_WORKER["reuse"], keep=keep
     )
@@ -684,6 +701,7 @@ class Workers:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        self._calls = 0  # numbers each call, so that a process draws its data once
 
     def __enter__(self) -> Workers:
         return self
@@ -698,14 +716,20 @@ class Workers:
             self._pool = None
         self._closed = True
 
-    def run(self, jobs: list, splits: Splits | Mapping[int, Splits], keep: bool) -> Iterator[tuple]:
+    def run(self, jobs: list, splits, keep: bool) -> Iterator[tuple]:
         """Each `(name, seed, kwargs)` job on its seed's data; outcomes in the jobs' order."""
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
             self._pool = _spawned_pool(self.processes, None)
             weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
-        futures = [self._pool.submit(_work, *job, keep, _of_seed(splits, job[1])) for job in jobs]
+        if callable(splits):  # each process draws a seed's data once, for this call
+            self._calls += 1
+            futures = [self._pool.submit(_work, *job, keep, splits, self._calls) for job in jobs]
+        else:
+            futures = [
+                self._pool.submit(_work, *job, keep, _of_seed(splits, job[1])) for job in jobs
+            ]
         return _results_in_order(futures)
 
 

@@ -1,5 +1,6 @@
 """The experiment runner: BASE's selection, reproducibility, tidy results."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,26 @@ def test_a_workers_pool_runs_each_seed_on_its_own_splits_as_one_process_does(spl
     )
     # the two seeds' data differ, and so do their runs: each ran on its own splits
     assert not np.array_equal(kept[2].predictions["click"], kept[3].predictions["click"])
+
+
+def test_workers_draw_each_seeds_data_from_a_function_of_the_seed(splits):
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
+    draw = functools.partial(
+        mtl.experiment.Splits.from_generator,
+        gen,
+        train_rows=3_000,
+        valid_rows=1_000,
+        test=splits.test,
+    )
+    kwargs = {"seeds": [1, 2], "epochs": 1, "batch_size": 512}
+    drawn = mtl.experiment.run_seeds(["esmm"], {s: draw(s) for s in (1, 2)}, **kwargs)
+    alone = mtl.experiment.run_seeds(["esmm"], draw, **kwargs)
+    with mtl.experiment.Workers(2) as workers:
+        pooled = mtl.experiment.run_seeds(["esmm", "esmm_ns"], draw, workers=workers, **kwargs)
+    for table in (alone, pooled[pooled["model"] == "esmm"].reset_index(drop=True)):
+        pd.testing.assert_frame_equal(
+            table.drop(columns="examples_per_second"), drawn.drop(columns="examples_per_second")
+        )
 
 
 def test_per_seed_splits_and_a_pool_refuse_what_they_cannot_do(splits):
