@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
-# A second perturbation, for changed notebooks before they are committed (about 40 min):
+# A second perturbation, for changed notebooks before they are committed (about an hour):
 # every notebook re-executed in a temporary copy with oneDNN on and one intra-op thread;
 # prints the cells that raised and each notebook's largest shift of a printed number.
 test-robust: $(STAMP)

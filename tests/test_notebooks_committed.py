@@ -63,6 +63,9 @@ RUNTIMES = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
 #: Notebooks known to be over the limit, and why: each must fail the limit (strict xfail),
 #: so that one brought under it is noticed and taken off this list.
 OVER_THE_LIMIT = {
+    "01_esmm.ipynb": "45 runs on 100,000 rows each (the paper table's five seeds and a sweep of "
+    "five more worlds, three seeds each), two at a time: 196 to 219 s on 2 cores of an AMD "
+    "EPYC, 160 s on an earlier machine; to be brought back under the limit with the speed work",
     "08_compare_all.ipynb": "50 runs (ten models, five seeds) each trained to early stopping "
     "on 200,000 rows, as issue 11 asks: about 540 s on 2 cores of an AMD EPYC (400 s on an "
     "earlier machine), even with two worker processes (a run keeps one core busy, but two "
@@ -194,7 +197,7 @@ def test_the_setup_prints_the_machine(path):
     nb = json.loads(path.read_text())
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "mtl.machine.describe()" in "".join(cell["source"]):
-            printed = "".join(o.get("text", "") for o in cell["outputs"])
+            printed = "".join("".join(o.get("text", "")) for o in cell["outputs"])
             assert "TensorFlow " in printed and " cores · oneDNN" in printed, path.name
             return
     pytest.fail(f"{path.name}: print(mtl.machine.describe()) in the setup")
