@@ -552,12 +552,9 @@ def run_seeds(
     jobs = [(name, seed, {**kwargs, **own}) for name, own in names.items() for seed in seeds]
     if workers == 1:
         reuse = {} if reuse is None else reuse
-        drawn = {seed: _of_seed(splits, seed) for seed in seeds} if callable(splits) else {}
+        per_seed = {seed: _of_seed(splits, seed) for seed in seeds}  # each drawn once
         outcomes = (
-            _run_and_table(
-                *job, splits=drawn.get(job[1]) or _of_seed(splits, job[1]), reuse=reuse, keep=keep
-            )
-            for job in jobs
+            _run_and_table(*job, splits=per_seed[job[1]], reuse=reuse, keep=keep) for job in jobs
         )
     else:
         if reuse is not None or kwargs.get("strategy") is not None:
