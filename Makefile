@@ -81,5 +81,7 @@ $(DEEPCTR_STAMP): benchmarks/requirements-deepctr.txt
 	$(DEEPCTR_VENV)/bin/python -m pip install --quiet --no-deps -r benchmarks/requirements-deepctr.txt
 	@touch $(DEEPCTR_STAMP)
 
+# The default a user gets (no XLA), then both libraries with XLA (jit_compile=True).
 benchmark-deepctr: $(STAMP) $(DEEPCTR_STAMP)
 	$(BIN)/python benchmarks/deepctr.py --deepctr-python $(DEEPCTR_VENV)/bin/python
+	$(BIN)/python benchmarks/deepctr.py --deepctr-python $(DEEPCTR_VENV)/bin/python --xla

@@ -27,13 +27,15 @@ rows), read once with `mtl_lib.data.read_frame` and cached as arrays in
 What is held equal: embedding width, tower and expert widths, number of experts and levels,
 batch size, Adam and its learning rate, epochs, shuffling every epoch, binary cross-entropy
 on every task with weight 1, no regularization (DeepCTR's `l2_reg_embedding` is set to 0),
-TensorFlow's intra- and inter-op threads, oneDNN off and op determinism on in both (the
-project's defaults). What is each library's own: initializers (DeepCTR draws embeddings
-from N(0, 1e-4²) and gives every dense network the same seed, so its experts start
-identical; mtl_lib uses Keras's defaults), gate biases (DeepCTR's gates have none), the input
-pipeline (mtl_lib: `mtl_lib.data.make_dataset` and `mtl_lib.train.fit`; DeepCTR: NumPy
-arrays handed to `Model.fit`, as in its documentation) and Keras (3 for mtl_lib, the legacy
-Keras 2, `tf_keras`, for DeepCTR).
+TensorFlow's intra- and inter-op threads, oneDNN off and op determinism off in both (the
+project's defaults on a CPU), and XLA off in both (the default a user gets) or, with `--xla`,
+on in both (`jit_compile=True`; the table then goes to `benchmarks/out/deepctr-xla.md`).
+What is each library's own: initializers (DeepCTR draws embeddings from N(0, 1e-4²) and
+gives every dense network the same seed, so its experts start identical; mtl_lib uses
+Keras's defaults), gate biases (DeepCTR's gates have none), the input pipeline (mtl_lib:
+`mtl_lib.data.make_dataset` and `mtl_lib.train.fit`; DeepCTR: NumPy arrays handed to
+`Model.fit`, as in its documentation) and Keras (3 for mtl_lib, the legacy Keras 2,
+`tf_keras`, for DeepCTR).
 
 DeepCTR runs on the legacy Keras 2 package, so its cases run in their own virtual
 environment, `benchmarks/.venv-deepctr`, installed from `benchmarks/requirements-deepctr.txt`
@@ -199,7 +201,9 @@ def _timed_predictions(predict: Any) -> tuple[dict[str, Any], float, float]:
     return outputs, min(seconds), min(cpu_seconds)
 
 
-def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int) -> dict:
+def run_mtl_lib(
+    model_name: str, meta: dict, train_rows: int | None, epochs: int, xla: bool = False
+) -> dict:
     """Train and time this project's model; return the measurements and predictions.
 
     Args:
@@ -207,6 +211,7 @@ def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int
         meta: The data's description from `prepare_data`.
         train_rows: Train on the first rows only (`None`: all).
         epochs: Passes over the training split, the first one timed apart.
+        xla: Compile with XLA (`jit_compile=True`).
 
     Returns:
         Epoch seconds, prediction seconds, parameters, memory, versions and the test
@@ -225,7 +230,7 @@ def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int
     train = pd.DataFrame(load_split("train", train_rows))
     test = pd.DataFrame(load_split("test"))
 
-    mtl.train.set_seed(SEED)  # Keras's seeds and TensorFlow's op determinism
+    mtl.train.set_seed(SEED)  # Keras's seeds (op determinism only on a GPU)
     common = {"embedding_dim": EMBEDDING_DIM}
     if model_name == "esmm":
         model = mtl.models.build_esmm(schema, tower_units=ESMM_TOWER_UNITS, **common)
@@ -247,7 +252,7 @@ def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int
             tower_units=TOWER_UNITS,
             **common,
         )
-    mtl.train.compile_model(model, steps, learning_rate=LEARNING_RATE)
+    mtl.train.compile_model(model, steps, learning_rate=LEARNING_RATE, jit_compile=xla)
     data = mtl.data.make_dataset(
         train, schema, batch_size=BATCH_SIZE, shuffle=True, seed=SEED, validate=False
     )
@@ -268,7 +273,9 @@ def run_mtl_lib(model_name: str, meta: dict, train_rows: int | None, epochs: int
     }
 
 
-def run_deepctr(model_name: str, meta: dict, train_rows: int | None, epochs: int) -> dict:
+def run_deepctr(
+    model_name: str, meta: dict, train_rows: int | None, epochs: int, xla: bool = False
+) -> dict:
     """Train and time DeepCTR's model (in DeepCTR's own venv); arguments as `run_mtl_lib`.
 
     Returns:
@@ -302,8 +309,7 @@ def run_deepctr(model_name: str, meta: dict, train_rows: int | None, epochs: int
         for name, size in meta["fields"]
     ]
 
-    tf.keras.utils.set_random_seed(SEED)
-    tf.config.experimental.enable_op_determinism()  # as mtl_lib.train.set_seed does
+    tf.keras.utils.set_random_seed(SEED)  # op determinism off, as mtl_lib.train.set_seed on a CPU
     common = {"l2_reg_embedding": 0.0, "task_names": steps}
     if model_name == "esmm":
         model = ESMM(columns, tower_dnn_hidden_units=ESMM_TOWER_UNITS, **common)
@@ -330,6 +336,7 @@ def run_deepctr(model_name: str, meta: dict, train_rows: int | None, epochs: int
     model.compile(
         optimizer=tf.keras.optimizers.Adam(LEARNING_RATE),
         loss=dict.fromkeys(steps, "binary_crossentropy"),
+        jit_compile=xla,
     )
     timer = _epoch_timer(tf.keras.callbacks.Callback)
     model.fit(
@@ -364,13 +371,13 @@ def run_deepctr(model_name: str, meta: dict, train_rows: int | None, epochs: int
     }
 
 
-def run_case(library: str, model_name: str, train_rows: int | None, epochs: int) -> None:
+def run_case(library: str, model_name: str, train_rows: int | None, epochs: int, xla: bool) -> None:
     """Run one case in this process; save its predictions and print its measurements."""
     import numpy as np
 
     meta = json.loads((CACHE / "meta.json").read_text())
     run = run_mtl_lib if library == "mtl_lib" else run_deepctr
-    result = run(model_name, meta, train_rows, epochs)
+    result = run(model_name, meta, train_rows, epochs, xla)
     predictions = result.pop("predictions")
     np.savez(CACHE / f"pred_{library}_{model_name}.npz", **predictions)
     result.update(
@@ -386,7 +393,7 @@ def run_case(library: str, model_name: str, train_rows: int | None, epochs: int)
 
 # ------------------------------------------------------------------------------- driver
 def _child(
-    library: str, model_name: str, python: Path, train_rows: int | None, epochs: int
+    library: str, model_name: str, python: Path, train_rows: int | None, epochs: int, xla: bool
 ) -> dict:
     """Run one case in a fresh process of the library's interpreter; return its result."""
     env = dict(
@@ -401,6 +408,8 @@ def _child(
     command = [str(python), __file__, "--case", library, model_name, "--epochs", str(epochs)]
     if train_rows:
         command += ["--train-rows", str(train_rows)]
+    if xla:
+        command.append("--xla")
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(RESULT)]
     if done.returncode or not lines:
@@ -553,10 +562,13 @@ def main() -> None:
     )
     parser.add_argument("--train-rows", type=int, help="train on the first rows only")
     parser.add_argument("--deepctr-python", type=Path, default=DEEPCTR_PYTHON)
+    parser.add_argument(
+        "--xla", action="store_true", help="both libraries compile with XLA (jit_compile=True)"
+    )
     parser.add_argument("--case", nargs=2, metavar=("LIBRARY", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:  # a child process: one library, one model
-        run_case(*args.case, args.train_rows, args.epochs)
+        run_case(*args.case, args.train_rows, args.epochs, args.xla)
         return
     if "deepctr" in args.libraries and not args.deepctr_python.exists():
         sys.exit(f"{args.deepctr_python} not found: run `make benchmark-deepctr` to create it")
@@ -571,7 +583,7 @@ def main() -> None:
         for repeat in range(args.repeats):  # the libraries alternate, so both share the load
             for library in args.libraries:
                 python = Path(sys.executable) if library == "mtl_lib" else args.deepctr_python
-                result = _child(library, model_name, python, args.train_rows, args.epochs)
+                result = _child(library, model_name, python, args.train_rows, args.epochs, args.xla)
                 if "error" in result:
                     errors.append(f"{model_name}/{library} failed:\n\n```\n{result['error']}\n```")
                 else:
@@ -591,7 +603,8 @@ def main() -> None:
         f"{NUM_EXPERTS} experts {EXPERT_UNITS}; PLE {PLE_LEVELS} levels of {PLE_TASK_EXPERTS} "
         f"task + {PLE_SHARED_EXPERTS} shared experts {EXPERT_UNITS}; towers {TOWER_UNITS}; "
         f"predict batch {PREDICT_BATCH}. {THREADS} intra- and inter-op threads, oneDNN off, "
-        f"op determinism on, seed {SEED}. Each case ran {args.repeats}× in a fresh process, "
+        f"op determinism off, {'XLA' if args.xla else 'no XLA (the default)'}, seed {SEED}. "
+        f"Each case ran {args.repeats}× in a fresh process, "
         "the libraries alternating; each speed is the median over the processes (range in "
         "brackets) of a process's fastest epoch after the first (train) or fastest of "
         f"{PREDICT_REPEATS} passes after a first (predict); peak MiB the largest. "
@@ -603,8 +616,10 @@ def main() -> None:
     rows = [summarize(case) for case in runs.values()]
     text = markdown(rows, settings, errors)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "deepctr.md").write_text(text)
-    (CACHE / "results.json").write_text(json.dumps(runs_as_list(runs), indent=1))
+    (OUT / ("deepctr-xla.md" if args.xla else "deepctr.md")).write_text(text)
+    (CACHE / ("results-xla.json" if args.xla else "results.json")).write_text(
+        json.dumps(runs_as_list(runs), indent=1)
+    )
     print(text)
 
 

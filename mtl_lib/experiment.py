@@ -11,7 +11,7 @@ import dataclasses
 import multiprocessing
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -249,6 +249,8 @@ def _train_one(
     patience: int | None,
     objective: losses.Objective,
     validation: pd.DataFrame | None,
+    jit_compile: bool = False,
+    validation_auc: bool = False,
     steps_per_epoch: int | None = None,
 ) -> pd.DataFrame:
     if not model.compiled:  # a model reused across seeds keeps its compiled functions
@@ -257,6 +259,7 @@ def _train_one(
             objective.losses,
             learning_rate=learning_rate,
             loss_weights=objective.loss_weights or None,
+            jit_compile=jit_compile,
         )
     data = make_dataset(
         frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False
@@ -274,6 +277,7 @@ def _train_one(
         targets=objective.targets,
         patience=patience,
         steps_per_epoch=steps_per_epoch,
+        validation_auc=validation_auc,
     )
 
 
@@ -290,6 +294,8 @@ def run(
     only: Sequence[str] | None = None,
     strategy: tf.distribute.Strategy | None = None,
     reuse: dict | None = None,
+    jit_compile: bool = False,
+    validation_auc: bool = False,
     **build_kwargs,
 ) -> RunResult:
     """Train model `name` on `splits.train` and predict `splits.test`.
@@ -311,7 +317,7 @@ def run(
             many epochs and keep the best epoch's weights. Each of BASE's models stops on
             its own validation rows, so its small conditional models are trained as long as
             they keep improving rather than for a fixed number of passes.
-        validation: Log validation losses and AUCs per epoch (implied by `patience`).
+        validation: Log validation losses per epoch (implied by `patience`).
         only: For BASE, train only the models of these steps (e.g. `("purchase",)` for
             the CVR model alone); its predictions then hold their conditional outputs, and
             reach probabilities only where every earlier step was trained too.
@@ -321,7 +327,13 @@ def run(
             architecture trained before is then given this seed's initial weights and a
             fresh optimizer state instead of being built, compiled and traced anew. The
             result is bit for bit the same; only the tracing (seconds per model) is saved.
-
+        jit_compile: Train with XLA (see `mtl_lib.train.compile_model`): faster steps,
+            dearer compiling. Its numbers differ from the default path's in the last bits,
+            which training carries into the 4th decimal.
+        validation_auc: Also log each output's validation AUC per epoch in the history
+            (`val_click_auc`, ...; see `mtl_lib.train.fit`). It costs a second forward
+            pass over the validation split every epoch (about a tenth of a comparison's
+            time), and a comparison judges on the test split, so it is off by default.
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
     Returns:
@@ -336,6 +348,8 @@ def run(
         "batch_size": batch_size,
         "learning_rate": learning_rate,
         "patience": patience,
+        "jit_compile": jit_compile,
+        "validation_auc": validation_auc,
     }
     train.set_seed(seed)
     with train.scope(strategy):  # models built and compiled by the strategy, if any
@@ -350,7 +364,7 @@ def run(
             steps = (steps[0], steps[-1])
         model = fresh_model(
             reuse,
-            (name, _shape(schema), steps, options["learning_rate"], repr(build_kwargs)),
+            (name, _shape(schema), steps, _compiled_as(options), repr(build_kwargs)),
             lambda: MODELS[name](schema.with_steps(steps), **build_kwargs),
         )
         history = _train_one(
@@ -413,7 +427,7 @@ def _run_base(
             val = val[val[steps[t - 1]] == 1] if val is not None else None
         model = fresh_model(
             reuse,
-            (BASE, _shape(schema), output, options["learning_rate"], repr(build_kwargs)),
+            (BASE, _shape(schema), output, _compiled_as(options), repr(build_kwargs)),
             partial(models.build_single_task, schema, output, **build_kwargs),
         )
         history = _train_one(
@@ -448,6 +462,11 @@ def _run_base(
         fitted,
         *_stopping(list(histories.values()), options["patience"]),
     )
+
+
+def _compiled_as(options: dict) -> tuple:
+    """What a model's compiled functions depend on among a run's options."""
+    return options["learning_rate"], options["jit_compile"]
 
 
 def _shape(schema: Schema) -> tuple:
@@ -649,15 +668,49 @@ def _spawned_pool(processes: int, splits: Splits | Mapping[int, Splits] | None):
     )
 
 
-def _results_in_order(futures: list) -> Iterator[tuple]:
-    """Each future's outcome in the jobs' order; on a failed run, cancel the rest."""
-    try:
-        for future in futures:
-            yield future.result()
-    except BaseException:  # a failed run: do not train the rest before raising
-        for future in futures:
-            future.cancel()
-        raise
+def _architecture(job: tuple) -> tuple[str, str]:
+    """What a job's traced model depends on: its model name and its arguments."""
+    name, _, kwargs = job
+    return name, repr(sorted(kwargs.items()))
+
+
+def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -> Iterator:
+    """Each job's outcome in the jobs' order, jobs given to the processes by architecture.
+
+    A process traces a model's functions once and reuses them for every later seed of the
+    same architecture (see `run`'s `reuse`), so a free process takes, in this order: the
+    next job of an architecture it has traced; else one of an architecture no other
+    process has traced; else the next job. Fifty runs of ten architectures on two
+    processes so trace each architecture about once instead of once per process. Which
+    process runs a job does not change its numbers (each run seeds itself).
+
+    Args:
+        processes: One single-process executor per worker.
+        traced: Per worker, the architectures it has traced (updated here).
+        jobs: `(name, seed, kwargs)` tuples.
+        args: Job → the arguments of `_work`.
+    """
+    pending, running, finished = list(range(len(jobs))), {}, {}
+    idle, ahead = list(range(len(processes))), 0
+    while ahead < len(jobs):
+        while idle and pending:
+            worker = idle.pop(0)
+            others = set().union(*(t for w, t in enumerate(traced) if w != worker))
+            mine = [i for i in pending if _architecture(jobs[i]) in traced[worker]]
+            new = [i for i in pending if _architecture(jobs[i]) not in others]
+            index = (mine or new or pending)[0]
+            pending.remove(index)
+            traced[worker].add(_architecture(jobs[index]))
+            future = processes[worker].submit(_work, *args(jobs[index]))
+            running[future] = (worker, index)
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in done:
+            worker, index = running.pop(future)
+            idle.append(worker)
+            finished[index] = future.result()  # a failed run raises here; no job starts after
+        while ahead in finished:
+            yield finished.pop(ahead)
+            ahead += 1
 
 
 def _in_processes(
@@ -668,8 +721,12 @@ def _in_processes(
     The processes get the data once, and keep the models they traced for later jobs of
     the same architecture.
     """
-    with _spawned_pool(min(workers, len(jobs)), splits) as pool:
-        yield from _results_in_order([pool.submit(_work, *job, keep) for job in jobs])
+    processes = [_spawned_pool(1, splits) for _ in range(min(workers, len(jobs)))]
+    try:
+        yield from _scheduled(processes, [set() for _ in processes], jobs, lambda job: (*job, keep))
+    finally:
+        for process in processes:
+            process.shutdown(cancel_futures=True)
 
 
 class Workers:
@@ -696,7 +753,8 @@ class Workers:
         if processes < 2:
             raise ValueError(f"a Workers pool needs at least 2 processes, got {processes}")
         self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: list[ProcessPoolExecutor] | None = None
+        self._traced: list[set] = [set() for _ in range(processes)]
         self._closed = False
         self._calls = 0  # numbers each call, so that a process draws its data once
 
@@ -709,7 +767,8 @@ class Workers:
     def close(self) -> None:
         """Stop the processes (their traced models go with them)."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            for process in self._pool:
+                process.shutdown(cancel_futures=True)
             self._pool = None
         self._closed = True
 
@@ -718,16 +777,21 @@ class Workers:
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
-            self._pool = _spawned_pool(self.processes, None)
-            weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
+            self._pool = [_spawned_pool(1, None) for _ in range(self.processes)]
+            for process in self._pool:
+                weakref.finalize(self, process.shutdown, cancel_futures=True)
         if callable(splits):  # each process draws a seed's data once, for this call
             self._calls += 1
-            futures = [self._pool.submit(_work, *job, keep, splits, self._calls) for job in jobs]
-        else:
-            futures = [
-                self._pool.submit(_work, *job, keep, _of_seed(splits, job[1])) for job in jobs
-            ]
-        return _results_in_order(futures)
+            call = self._calls
+            return _scheduled(
+                self._pool, self._traced, jobs, lambda job: (*job, keep, splits, call)
+            )
+        return _scheduled(
+            self._pool,
+            self._traced,
+            jobs,
+            lambda job: (*job, keep, _of_seed(splits, job[1])),
+        )
 
 
 def summarize(table: pd.DataFrame, metric: str, *, digits: int = 4) -> pd.DataFrame:

@@ -18,8 +18,10 @@ model, history = mtl.train.train_model(
 from __future__ import annotations
 
 import contextlib
+import random
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 import keras
@@ -27,6 +29,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
+from tensorflow.python.eager import context as tf_context  # no public API for these two
+from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from mtl_lib import optimizers
 from mtl_lib.data import Schema, make_dataset
@@ -40,13 +44,51 @@ steps in one call pays it once for 32. The updates are the same, step by step.""
 
 
 def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow once, and make TensorFlow's ops deterministic.
+    """Seed Python, NumPy, Keras and TensorFlow; on a GPU, make TensorFlow's ops deterministic.
 
     With this (and `TF_ENABLE_ONEDNN_OPTS=0`, which `import mtl_lib` sets), training the
-    same model on the same data twice on a CPU gives identical weights.
+    same model on the same data twice gives identical weights. On a CPU, TensorFlow's
+    kernels are deterministic already: the same runs with and without op determinism gave
+    the same bits (`tests/test_reproducible.py` trains twice in fresh processes, with XLA
+    and without). Op determinism is switched on only where a GPU is visible, whose
+    kernels need it; on a CPU it would only forbid XLA (`compile_model`'s `jit_compile`).
+
+    It does what `keras.utils.set_random_seed` does, but for one side effect of
+    `tf.random.set_seed`: that also empties TensorFlow's cache of instantiated kernels,
+    so the next call of every traced function builds its kernels again (1.2 to 1.5 s for
+    a PLE, once per run of `mtl_lib.experiment.run_seeds`). Ops created afterwards get
+    the same seeds either way; no kernel here keeps a random state to reset (Keras draws
+    stateless random numbers, the pipelines' shuffles keep theirs in their iterators).
+    One difference remains: an eager stateful op such as `tf.random.uniform(shape,
+    seed=1)`, called again after `set_seed`, continues its sequence rather than restart it.
     """
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    with _kernel_cache_kept():
+        keras.utils.set_random_seed(seed)
+    if tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.enable_op_determinism()
+
+
+@contextlib.contextmanager
+def _kernel_cache_kept():
+    """TensorFlow's global seed set, meanwhile, without emptying its kernel cache.
+
+    See `set_seed`. Where TensorFlow's eager context is not as expected (another version),
+    `tf.random.set_seed` empties the cache as before.
+    """
+    ctx = tf_context.context()
+    if not (hasattr(ctx, "_set_global_seed") and hasattr(ctx, "_rng")):
+        yield
+        return
+
+    def set_global_seed(seed: int) -> None:
+        ctx._seed = seed
+        ctx._rng = random.Random(seed)
+
+    ctx._set_global_seed = set_global_seed
+    try:
+        yield
+    finally:
+        del ctx._set_global_seed  # the class's method again
 
 
 def compile_model(
@@ -57,6 +99,7 @@ def compile_model(
     loss_weights: Mapping[str, float] | None = None,
     steps_per_execution: int | None = None,
     optimizer: str | keras.optimizers.Optimizer = "adam",
+    jit_compile: bool = False,
 ) -> keras.Model:
     """Compile `model` with a loss on each named output (binary cross-entropy by default).
 
@@ -75,9 +118,21 @@ def compile_model(
             a step updates only the embedding rows its batch touches, which pays off
             with tables of millions of rows), or an optimizer instance (then
             `learning_rate` is not used).
+        jit_compile: Compile the train, test and predict functions with XLA. A training
+            step then runs about 1.5 times faster on a CPU (PLE and the v2 chain, batches
+            of 2,048), but compiling costs 5 to 20 seconds more per model, and again for
+            each new batch shape (a short last batch): it pays for long trainings (a
+            stream of millions of rows), not for a model trained for a few epochs of
+            200,000 rows. See `benchmarks/` and the README for the measurements. Works
+            with `"lazy_adam"` too (its `tf.unique` compiles); not while TensorFlow's op
+            determinism is on (`set_seed` turns it on on a GPU only).
 
     Returns:
         The same model, compiled.
+
+    Raises:
+        ValueError: if an output named in `losses` does not exist, or XLA is asked for
+            where it cannot run.
     """
     if not isinstance(losses, Mapping):
         losses = {name: "binary_crossentropy" for name in losses}
@@ -89,13 +144,30 @@ def compile_model(
         )
     if steps_per_execution is None:
         steps_per_execution = 1 if tf.distribute.has_strategy() else STEPS_PER_EXECUTION
+    optimizer = optimizers.get(optimizer, learning_rate)
+    if jit_compile:
+        _check_xla(model)
     model.compile(
-        optimizer=optimizers.get(optimizer, learning_rate),
+        optimizer=optimizer,
         loss=dict(losses),
         loss_weights=dict(loss_weights) if loss_weights else None,
         steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
     )
     return model
+
+
+def _check_xla(model: keras.Model) -> None:
+    """Refuse XLA where Keras would quietly train without it."""
+    if is_op_determinism_enabled():
+        raise ValueError(
+            "jit_compile=True needs TensorFlow's op determinism off (Keras then trains "
+            "without XLA): it is on in this process (mtl_lib.train.set_seed turns it on "
+            "on a GPU only)"
+        )
+    unsupported = [layer.name for layer in model._flatten_layers() if not layer.supports_jit]
+    if unsupported:
+        raise ValueError(f"jit_compile=True: layers {unsupported} of {model.name!r} refuse XLA")
 
 
 def _targets(
@@ -196,12 +268,12 @@ class _EpochLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.seconds.append((self._train_end or time.perf_counter()) - self._start)
-        if self.validation is None:
+        if self.validation is None or not self.outputs:
             return
         # Each batch's labels and scores come from the same read of it, so they stay paired
         # even if the validation data are shuffled. The forward pass is traced once per
-        # model and input structure, for any batch size (see `_validation_scorer`).
-        score = _validation_scorer(self.model, self.validation.element_spec[0])
+        # model and input structure, for any batch size (see `_forward`).
+        score = _forward(self.model, self.validation.element_spec[0])
         labels, scores = {k: [] for k in self.outputs}, {k: [] for k in self.outputs}
         for features, batch in self.validation:
             pred = score(features)
@@ -243,30 +315,34 @@ def _quiet_retracing():
         logger.setLevel(level)
 
 
-def _validation_scorer(model: keras.Model, spec: dict) -> Callable:
-    """The model's forward pass as a function traced once per model and input structure.
+#: Model → its traced forward passes, by input structure (see `_forward`). Weak keys: a
+#: model's functions go when the model goes, and nothing is stored on the model itself.
+_FORWARD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
-    Any batch size takes the same trace. Kept on the model, so a model reused across seeds
-    (`mtl_lib.experiment.run_seeds`) is not traced again. TensorFlow warns about "frequent
+
+def _forward(model: keras.Model, spec: dict) -> Callable:
+    """The model's forward pass (`training=False`), traced once per model and input structure.
+
+    Any batch size takes the same trace, so a model reused across seeds
+    (`mtl_lib.experiment.run_seeds`) is not traced again. It scores the validation split
+    after every epoch and predicts (`predict`). TensorFlow warns about "frequent
     retracing" when many models each trace their own copy of one function; here that is by
     design, so the warning is muted while the function traces.
     """
-    scorers = getattr(model, "_validation_score_functions", None)
-    if scorers is None:
-        scorers = model._validation_score_functions = {}
+    functions = _FORWARD.setdefault(model, {})
     spec = tf.nest.map_structure(lambda s: tf.TensorSpec((None, *s.shape[1:]), s.dtype), spec)
     key = repr(spec)
-    if key not in scorers:
+    if key not in functions:
         traced = tf.function(
             lambda features: model(features, training=False), input_signature=[spec]
         )
 
-        def score(features: dict) -> dict:
+        def forward(features: dict) -> dict:
             with _quiet_retracing():
                 return traced(features)
 
-        scorers[key] = score
-    return scorers[key]
+        functions[key] = forward
+    return functions[key]
 
 
 def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -285,6 +361,7 @@ def fit(
     steps_per_epoch: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
+    validation_auc: bool = True,
 ) -> pd.DataFrame:
     """Train a compiled model; return its per-epoch history as a tidy frame.
 
@@ -306,6 +383,9 @@ def fit(
         callbacks: More Keras callbacks.
         verbose: Keras verbosity; 0 (default) keeps notebooks quiet, 2 prints a line an
             epoch.
+        validation_auc: Log each output's validation AUC after every epoch (a second
+            forward pass over the validation split, beside the one Keras makes for the
+            validation losses); False logs the losses only.
 
     Returns:
         One row per epoch: the losses Keras logs (`loss`, `click_loss`, `val_loss`, ...),
@@ -341,7 +421,10 @@ def fit(
             model.steps_per_execution = per_call
             model.train_function = None  # traced anew for the new count
     validation = _select(validation, targets) if validation is not None else None
-    log = _EpochLog(validation, [out for out, cols in targets.items() if isinstance(cols, str)])
+    scored = (
+        [out for out, cols in targets.items() if isinstance(cols, str)] if validation_auc else []
+    )
+    log = _EpochLog(validation, scored)
     extra = list(callbacks)
     if counter is not None:
         extra.append(counter)
@@ -431,6 +514,7 @@ def train_model(
     learning_rate: float = DEFAULT_LEARNING_RATE,
     loss_weights: Mapping[str, float] | None = None,
     steps_per_execution: int | None = None,
+    jit_compile: bool = False,
     **fit_kwargs,
 ) -> tuple[keras.Model, pd.DataFrame]:
     """Build, compile and train a model, on one device or replicated by a strategy.
@@ -465,6 +549,7 @@ def train_model(
         learning_rate: Adam's learning rate.
         loss_weights: Optional weight per output.
         steps_per_execution: As for `compile_model`.
+        jit_compile: As for `compile_model`.
         **fit_kwargs: Passed to `fit` (`validation`, `epochs`, `steps_per_epoch`, ...).
 
     Returns:
@@ -489,6 +574,7 @@ def train_model(
             learning_rate=learning_rate,
             loss_weights=loss_weights,
             steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
         )
     history = fit(model, train, **fit_kwargs)
     return model, history
@@ -519,28 +605,6 @@ def _reduce_each_value(strategy: tf.distribute.Strategy) -> None:
     strategy.reduce = reduce_each
 
 
-@contextlib.contextmanager
-def _one_step_per_call(model: keras.Model):
-    """Predict one batch per call of the compiled function, whatever the training setting.
-
-    Keras unrolls `steps_per_execution` prediction steps into one traced function, which
-    costs more to trace (about a second for a small model) than it saves on a split of a
-    few dozen batches.
-    """
-    saved = getattr(model, "steps_per_execution", 1)
-    if saved == 1:
-        yield
-        return
-    trained_fn = model.predict_function
-    model.steps_per_execution = 1
-    model.predict_function = getattr(model, "_one_step_predict_function", None)
-    try:
-        yield
-    finally:
-        model._one_step_predict_function = model.predict_function  # traced once per model
-        model.steps_per_execution, model.predict_function = saved, trained_fn
-
-
 def predict(
     model: keras.Model,
     data: pd.DataFrame | tf.data.Dataset,
@@ -565,6 +629,12 @@ def predict(
             raise ValueError("predicting on a data frame needs its schema")
         data = make_dataset(data, schema, batch_size=batch_size, validate=False)
     features = data.map(lambda f, *_: f)
-    with _one_step_per_call(model), _quiet_retracing():
-        out = model.predict(features, verbose=0)
+    forward = _forward(model, features.element_spec)
+    parts: dict[str, list[np.ndarray]] = {}
+    for batch in features:  # one traced forward pass per batch, any batch size
+        for name, value in forward(batch).items():
+            parts.setdefault(name, []).append(value.numpy())
+    if not parts:
+        raise ValueError("no rows to predict: the data are empty")
+    out = {name: np.concatenate(values) for name, values in parts.items()}
     return {name: (v[:, 0] if v.ndim == 2 and v.shape[1] == 1 else v) for name, v in out.items()}

@@ -80,7 +80,13 @@ def experiment_splits(splits):
 @pytest.fixture(scope="module")
 def esmm(experiment_splits):
     return mtl.experiment.run(
-        "esmm", experiment_splits, seed=0, epochs=1, batch_size=64, validation=True
+        "esmm",
+        experiment_splits,
+        seed=0,
+        epochs=1,
+        batch_size=64,
+        validation=True,
+        validation_auc=True,
     )
 
 

@@ -1,5 +1,6 @@
 """The experiment runner: BASE's selection, reproducibility, tidy results."""
 
+import concurrent.futures
 import functools
 from pathlib import Path
 
@@ -344,3 +345,46 @@ def test_splits_from_generator_give_each_seed_its_own_rows_and_one_test_split():
         mtl.experiment.Splits.from_generator(gen, -1, train_rows=3, valid_rows=3, test=test)
     with pytest.raises(ValueError, match="seed 49 would draw its rows from streams 98 and 99"):
         mtl.experiment.Splits.from_generator(gen, 49, train_rows=3, valid_rows=3, test=test)
+
+
+class _InlineProcess:
+    """Stands for one worker process: runs each job at once and records it."""
+
+    def __init__(self, log: list, number: int, fail: str | None = None) -> None:
+        self.log, self.number, self.fail = log, number, fail
+
+    def submit(self, fn, name, seed, kwargs, *rest):
+        self.log.append((self.number, name, seed))
+        future = concurrent.futures.Future()
+        if name == self.fail:
+            future.set_exception(RuntimeError(f"{name} failed"))
+        else:
+            future.set_result((name, seed))
+        return future
+
+
+def test_processes_take_the_jobs_of_architectures_they_traced():
+    jobs = [(name, seed, {}) for name in ("a", "b", "c") for seed in range(4)]
+    log = []
+    processes = [_InlineProcess(log, 0), _InlineProcess(log, 1)]
+    traced = [set(), set()]
+    outcomes = list(mtl.experiment._scheduled(processes, traced, jobs, lambda job: job))
+    assert outcomes == [(name, seed) for name, seed, _ in jobs]  # in the jobs' order
+    ran_on = {}
+    for worker, name, _ in log:
+        ran_on.setdefault(name, set()).add(worker)
+    assert sorted(len(workers) for workers in ran_on.values()) == [1, 1, 2]  # c is shared
+    assert len(log) == len(jobs)
+    # arguments differ: another architecture, traced apart
+    assert mtl.experiment._architecture(("a", 0, {"alpha": 1})) != mtl.experiment._architecture(
+        ("a", 1, {})
+    )
+
+
+def test_a_failed_job_is_raised_and_no_job_starts_after_it():
+    jobs = [(name, seed, {}) for name in ("a", "b") for seed in range(3)]
+    log = []
+    processes = [_InlineProcess(log, 0, fail="b"), _InlineProcess(log, 1, fail="b")]
+    with pytest.raises(RuntimeError, match="b failed"):
+        list(mtl.experiment._scheduled(processes, [set(), set()], jobs, lambda job: job))
+    assert len(log) == 2  # the first two jobs started together; the failure stopped the rest

@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from sklearn.metrics import roc_auc_score
+from tensorflow.python.framework import config as tf_config
 
 import mtl_lib as mtl
 
@@ -15,10 +17,25 @@ def funnel():
     return gen.schema, gen.sample(ROWS, 0), gen.sample(1000, 1)
 
 
-def trained(schema, frame, *, steps_per_execution=None, epochs=2, **fit_kwargs):
+def trained(
+    schema,
+    frame,
+    *,
+    steps_per_execution=None,
+    epochs=2,
+    jit_compile=False,
+    optimizer="adam",
+    **fit_kwargs,
+):
     mtl.train.set_seed(0)
     model = mtl.models.build_esmm(schema)
-    mtl.train.compile_model(model, schema.steps, steps_per_execution=steps_per_execution)
+    mtl.train.compile_model(
+        model,
+        schema.steps,
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+        optimizer=optimizer,
+    )
     data = mtl.data.make_dataset(frame, schema, batch_size=BATCH, shuffle=True, seed=0)
     history = mtl.train.fit(model, data, epochs=epochs, **fit_kwargs)
     return model, history
@@ -82,3 +99,27 @@ def test_a_step_without_a_positive_has_no_auc_with_a_warning_once(funnel):
     pred = mtl.train.predict(model, none_bought, schema)
     with pytest.raises(ValueError, match=rf"AUC is undefined: all {len(none_bought)} labels"):
         mtl.metrics.evaluate_funnel(pred, none_bought, schema)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lazy_adam"])
+def test_xla_trains_the_same_model_to_the_last_bits(funnel, optimizer):
+    schema, frame, valid = funnel
+    plain, _ = trained(schema, frame, optimizer=optimizer)
+    xla, _ = trained(schema, frame, optimizer=optimizer, jit_compile=True)
+    assert xla.jit_compile and not plain.jit_compile
+    a, b = (mtl.train.predict(m, valid, schema)["purchase"] for m in (plain, xla))
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # another float path, same model
+
+
+def test_xla_is_refused_where_keras_would_quietly_train_without_it(funnel):
+    schema, _, _ = funnel
+    model = mtl.models.build_esmm(schema)
+    tf.config.experimental.enable_op_determinism()
+    try:
+        with pytest.raises(ValueError, match="op determinism off"):
+            mtl.train.compile_model(model, schema.steps, jit_compile=True)
+    finally:
+        tf_config.disable_op_determinism()  # not in TensorFlow's public API
+    mtl.train.set_seed(0)  # on a CPU, seeding leaves op determinism off: XLA can run
+    assert not tf_config.is_op_determinism_enabled()
+    assert mtl.train.compile_model(model, schema.steps, jit_compile=True).jit_compile
