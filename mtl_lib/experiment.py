@@ -527,22 +527,23 @@ def run_seeds(
         names: Model names (see `run`), or model name → its own builder arguments.
         splits: The data, or seed → the data of that seed (each seed its own draw of
             training rows, e.g. from `Splits.from_generator`), as a mapping or as a
-            picklable function of the seed (e.g. a `functools.partial` of
-            `Splits.from_generator`), which workers then call themselves: drawing the
-            rows in the processes that train on them keeps both cores busy.
+            function of the seed (e.g. a `functools.partial` of `Splits.from_generator`),
+            called once per seed, when the seed's first run starts; worker processes
+            are sent what it returns (cheaper than drawing 100,000 rows in each).
         seeds: One run per seed.
         keep: Also return the `RunResult`s (predictions, histories, models).
         reuse: The dict of traced models to reuse (see `run`); pass the same dict to
             several calls to share them across calls too. Default: a new one per call.
             Not with `workers` > 1 (each worker process keeps its own).
         workers: Processes that train at once, or a `Workers` pool kept across calls (so
-            that its processes start and trace each architecture once). A small model's
-            training step keeps about
-            one core busy however many a CPU has, but on 2 cores two processes got about
-            1.45 cores between them: notebook 08's fifty runs took 442 s instead of 573 s
-            (1.3 times sooner). Every run gives the numbers it gives alone
-            (each seeds itself; see `run`), and the table comes back in the same order;
-            the kept results then have no `models` (they stay in their process).
+            that its processes start and trace each architecture once). Each process
+            takes the runs of the architectures it has traced first (see `_scheduled`).
+            How much sooner two processes finish depends on the CPU: on some 2-core
+            machines two runs at once get about 1.45 cores, on others (two vCPUs that
+            share one core's vector units) about 1.1. Every run gives the numbers it
+            gives alone (each seeds itself; see `run`), and the table comes back in the
+            same order; the kept results then have no `models` (they stay in their
+            process).
         progress: Print one line per run as it ends (model, seed, epochs, the test AUC
             of the last step), in the table's order whatever the workers.
         **kwargs: Passed to `run` for every model (epochs, batch size, builder arguments).
@@ -639,17 +640,8 @@ def _start_worker(splits: Splits | Mapping[int, Splits] | None) -> None:
     _WORKER.update(splits=splits, reuse={})
 
 
-def _work(name: str, seed: int, kwargs: dict, keep: bool, splits=None, call=None) -> tuple:
-    if call is None:
-        splits = _of_seed(_WORKER["splits"] if splits is None else splits, seed)
-    else:  # a function of the seed: called once per seed in this process, for one call
-        drawn = _WORKER.setdefault("drawn", {})
-        if drawn.get("call") != call:
-            drawn.clear()
-            drawn["call"] = call
-        if seed not in drawn:
-            drawn[seed] = splits(seed)
-        splits = drawn[seed]
+def _work(name: str, seed: int, kwargs: dict, keep: bool, splits=None) -> tuple:
+    splits = _of_seed(_WORKER["splits"] if splits is None else splits, seed)
     table, result = _run_and_table(
         name, seed, kwargs, splits=splits, reuse=_WORKER["reuse"], keep=keep
     )
@@ -713,17 +705,35 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
             ahead += 1
 
 
+def _sending(splits, keep: bool) -> Callable[[tuple], tuple]:
+    """Job → `_work`'s arguments with the job's data, each seed's drawn once per call."""
+    drawn: dict[int, Splits] = {}
+
+    def args(job: tuple) -> tuple:
+        seed = job[1]
+        if seed not in drawn:
+            drawn[seed] = _of_seed(splits, seed)
+        return (*job, keep, drawn[seed])
+
+    return args
+
+
 def _in_processes(
-    jobs: list, splits: Splits | Mapping[int, Splits], keep: bool, workers: int
+    jobs: list, splits: Splits | Mapping[int, Splits] | Callable, keep: bool, workers: int
 ) -> Iterator[tuple]:
     """Each job in a pool of fresh processes; outcomes yielded in the jobs' order.
 
-    The processes get the data once, and keep the models they traced for later jobs of
+    The processes get the data once (a function of the seed is called here, once per seed,
+    and its data sent with each job), and keep the models they traced for later jobs of
     the same architecture.
     """
-    processes = [_spawned_pool(1, splits) for _ in range(min(workers, len(jobs)))]
+    if callable(splits):
+        shared, args = None, _sending(splits, keep)
+    else:
+        shared, args = splits, lambda job: (*job, keep)
+    processes = [_spawned_pool(1, shared) for _ in range(min(workers, len(jobs)))]
     try:
-        yield from _scheduled(processes, [set() for _ in processes], jobs, lambda job: (*job, keep))
+        yield from _scheduled(processes, [set() for _ in processes], jobs, args)
     finally:
         for process in processes:
             process.shutdown(cancel_futures=True)
@@ -756,7 +766,6 @@ class Workers:
         self._pool: list[ProcessPoolExecutor] | None = None
         self._traced: list[set] = [set() for _ in range(processes)]
         self._closed = False
-        self._calls = 0  # numbers each call, so that a process draws its data once
 
     def __enter__(self) -> Workers:
         return self
@@ -780,18 +789,7 @@ class Workers:
             self._pool = [_spawned_pool(1, None) for _ in range(self.processes)]
             for process in self._pool:
                 weakref.finalize(self, process.shutdown, cancel_futures=True)
-        if callable(splits):  # each process draws a seed's data once, for this call
-            self._calls += 1
-            call = self._calls
-            return _scheduled(
-                self._pool, self._traced, jobs, lambda job: (*job, keep, splits, call)
-            )
-        return _scheduled(
-            self._pool,
-            self._traced,
-            jobs,
-            lambda job: (*job, keep, _of_seed(splits, job[1])),
-        )
+        return _scheduled(self._pool, self._traced, jobs, _sending(splits, keep))
 
 
 def summarize(table: pd.DataFrame, metric: str, *, digits: int = 4) -> pd.DataFrame:

@@ -59,17 +59,23 @@ def test_follows_the_skeleton(path):
 
 
 RUN_TIME_LIMIT_S = 180  # a class can run every notebook live on 2 CPU cores
+CAPSTONE = "08_compare_all.ipynb"  # fifty runs to early stopping: its own, longer limit
+CAPSTONE_LIMIT_S = 420
 RUNTIMES = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
-#: Notebooks known to be over the limit, and why: each must fail the limit (strict xfail),
+#: Notebooks known to be over their limit, and why: each must fail the limit (strict xfail),
 #: so that one brought under it is noticed and taken off this list.
 OVER_THE_LIMIT = {
     "01_esmm.ipynb": "45 runs on 100,000 rows each (the paper table's five seeds and a sweep of "
-    "five more worlds, three seeds each), two at a time: 196 to 219 s on 2 cores of an AMD "
-    "EPYC, 160 s on an earlier machine; to be brought back under the limit with the speed work",
-    "08_compare_all.ipynb": "50 runs (ten models, five seeds) each trained to early stopping "
-    "on 200,000 rows, as issue 11 asks: about 540 s on 2 cores of an AMD EPYC (400 s on an "
-    "earlier machine), even with two worker processes (a run keeps one core busy, but two "
-    "runs get about 1.5 cores, not 2)",
+    "five more worlds, three seeds each), two at a time: 187 s on 2 cores of an AMD EPYC (from "
+    "219 s before each run kept TensorFlow's kernel cache and each seed's rows were drawn once "
+    "per call), 160 s on an earlier machine; two processes get about 1.1 times the work of one "
+    "done on these 2 cores (see 08)",
+    CAPSTONE: "50 runs (ten models, five seeds) each trained to early stopping on 200,000 "
+    "rows: 464 s on 2 cores of an AMD EPYC (from 542 s before each run kept TensorFlow's "
+    "kernel cache and each worker its architectures). Training is compute-bound (a PLE step "
+    "runs at about half the core's matrix-product rate), two worker processes get about 1.1 "
+    "times the work of one done on these 2 cores, and XLA was slower end to end on 30 of "
+    "these runs (368 s against 332 s: compiling costs more than the faster steps save)",
 }
 STANDARD_RUN_TIME = "**Run time**: under three minutes on 2 CPU cores"
 
@@ -83,8 +89,9 @@ STANDARD_RUN_TIME = "**Run time**: under three minutes on 2 CPU cores"
         for p in NOTEBOOKS
     ],
 )
-def test_runs_within_three_minutes_on_two_cores(name):
-    assert RUNTIMES[name] <= RUN_TIME_LIMIT_S, f"{name}: {RUNTIMES[name]} s"
+def test_runs_within_its_limit_on_two_cores(name):
+    limit = CAPSTONE_LIMIT_S if name == CAPSTONE else RUN_TIME_LIMIT_S
+    assert RUNTIMES[name] <= limit, f"{name}: {RUNTIMES[name]} s, over {limit} s"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
