@@ -48,7 +48,6 @@ from mtl_lib import (
     metrics,
     models,
     optimizers,
-    plots,
     serving,
     source,
     synthetic,
@@ -72,3 +71,15 @@ __all__ = [
     "train",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`mtl_lib.plots`, imported on first use: seaborn loads then, not at import.
+
+    Keras and TensorFlow import matplotlib and PIL themselves.
+    """
+    if name == "plots":
+        import importlib
+
+        return importlib.import_module("mtl_lib.plots")
+    raise AttributeError(f"module 'mtl_lib' has no attribute {name!r}")

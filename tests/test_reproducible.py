@@ -74,3 +74,14 @@ def test_importing_tensorflow_first_with_onednn_on_is_warned():
         ("import tensorflow, mtl_lib", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
     ):
         assert "oneDNN on" not in _import_order(code, **env).stderr, code
+
+
+def test_importing_mtl_lib_loads_seaborn_only_when_plots_is_used():
+    """Keras and TensorFlow import matplotlib and PIL themselves; seaborn is ours alone."""
+    code = (
+        "import sys, mtl_lib\n"
+        "print('seaborn' in sys.modules)\n"
+        "mtl_lib.plots.set_style\n"
+        "print('seaborn' in sys.modules)\n"
+    )
+    assert _import_order(code).stdout.split() == ["False", "True"]
