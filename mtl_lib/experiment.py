@@ -650,10 +650,10 @@ def _work(name: str, seed: int, kwargs: dict, keep: bool, splits=None) -> tuple:
     return table, result
 
 
-def _spawned_pool(processes: int, splits: Splits | Mapping[int, Splits] | None):
-    """Processes spawned (not forked: TensorFlow's threads do not survive a fork)."""
+def _spawned_process(splits: Splits | Mapping[int, Splits] | None) -> ProcessPoolExecutor:
+    """One worker process, spawned (not forked: TensorFlow's threads do not survive a fork)."""
     return ProcessPoolExecutor(
-        max_workers=processes,
+        max_workers=1,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
         initargs=(splits,),
@@ -682,17 +682,18 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
         jobs: `(name, seed, kwargs)` tuples.
         args: Job → the arguments of `_work`.
     """
+    keys = [_architecture(job) for job in jobs]
     pending, running, finished = list(range(len(jobs))), {}, {}
     idle, ahead = list(range(len(processes))), 0
     while ahead < len(jobs):
         while idle and pending:
             worker = idle.pop(0)
             others = set().union(*(t for w, t in enumerate(traced) if w != worker))
-            mine = [i for i in pending if _architecture(jobs[i]) in traced[worker]]
-            new = [i for i in pending if _architecture(jobs[i]) not in others]
+            mine = [i for i in pending if keys[i] in traced[worker]]
+            new = [i for i in pending if keys[i] not in others]
             index = (mine or new or pending)[0]
             pending.remove(index)
-            traced[worker].add(_architecture(jobs[index]))
+            traced[worker].add(keys[index])
             future = processes[worker].submit(_work, *args(jobs[index]))
             running[future] = (worker, index)
         done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -731,7 +732,7 @@ def _in_processes(
         shared, args = None, _sending(splits, keep)
     else:
         shared, args = splits, lambda job: (*job, keep)
-    processes = [_spawned_pool(1, shared) for _ in range(min(workers, len(jobs)))]
+    processes = [_spawned_process(shared) for _ in range(min(workers, len(jobs)))]
     try:
         yield from _scheduled(processes, [set() for _ in processes], jobs, args)
     finally:
@@ -786,7 +787,7 @@ class Workers:
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
-            self._pool = [_spawned_pool(1, None) for _ in range(self.processes)]
+            self._pool = [_spawned_process(None) for _ in range(self.processes)]
             for process in self._pool:
                 weakref.finalize(self, process.shutdown, cancel_futures=True)
         return _scheduled(self._pool, self._traced, jobs, _sending(splits, keep))

@@ -144,30 +144,20 @@ def compile_model(
         )
     if steps_per_execution is None:
         steps_per_execution = 1 if tf.distribute.has_strategy() else STEPS_PER_EXECUTION
-    optimizer = optimizers.get(optimizer, learning_rate)
-    if jit_compile:
-        _check_xla(model)
     model.compile(
-        optimizer=optimizer,
+        optimizer=optimizers.get(optimizer, learning_rate),
         loss=dict(losses),
         loss_weights=dict(loss_weights) if loss_weights else None,
         steps_per_execution=steps_per_execution,
         jit_compile=jit_compile,
     )
-    return model
-
-
-def _check_xla(model: keras.Model) -> None:
-    """Refuse XLA where Keras would quietly train without it."""
-    if is_op_determinism_enabled():
+    if jit_compile and not model.jit_compile:  # Keras turned XLA off, with a mere warning
         raise ValueError(
-            "jit_compile=True needs TensorFlow's op determinism off (Keras then trains "
-            "without XLA): it is on in this process (mtl_lib.train.set_seed turns it on "
-            "on a GPU only)"
+            f"jit_compile=True: Keras refuses XLA for {model.name!r}. It needs TensorFlow's "
+            f"op determinism off (on in this process: {is_op_determinism_enabled()}; "
+            "mtl_lib.train.set_seed turns it on on a GPU only) and layers that support XLA"
         )
-    unsupported = [layer.name for layer in model._flatten_layers() if not layer.supports_jit]
-    if unsupported:
-        raise ValueError(f"jit_compile=True: layers {unsupported} of {model.name!r} refuse XLA")
+    return model
 
 
 def _targets(
