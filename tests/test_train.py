@@ -116,7 +116,10 @@ def test_xla_is_refused_where_keras_would_quietly_train_without_it(funnel):
     model = mtl.models.build_esmm(schema)
     tf.config.experimental.enable_op_determinism()
     try:
-        with pytest.raises(ValueError, match="op determinism off"):
+        with (
+            pytest.raises(ValueError, match="op determinism off"),
+            pytest.warns(UserWarning, match="jit_compile"),  # Keras's own, then our error
+        ):
             mtl.train.compile_model(model, schema.steps, jit_compile=True)
     finally:
         tf_config.disable_op_determinism()  # not in TensorFlow's public API
