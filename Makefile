@@ -41,8 +41,9 @@ test: $(STAMP)
 test-robust: $(STAMP)
 	$(BIN)/python scripts/run_robust.py --perturb onednn threads --jobs $(JOBS)
 
+# `make unit FAST=1` skips the tests marked slow (they start fresh processes or worker pools).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile tests $(if $(FAST),-m "not slow")
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -3,8 +3,10 @@
 Modules, by concept (dependencies point down the list):
 
 - `mtl_lib.data`: the `Schema` of a data set, reading CSV splits into `tf.data`, validation.
+- `mtl_lib.metrics`: evaluation over a whole split (AUC, calibration, Bayes ceiling).
 - `mtl_lib.synthetic`, `mtl_lib.datasets`: data with known ground truth (`make_funnel`,
-  the MMoE paper's correlated tasks) and real data (UCI census-income, cached, checksummed).
+  the MMoE paper's correlated tasks), real data (UCI census-income, cached, checksummed;
+  AliExpress; Ali-CCP), and `Splits`, the one container of every data set's splits.
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
 - `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
 - `mtl_lib.losses`: objectives beyond a cross-entropy per step (ESCM²'s and DCMT's).
@@ -12,31 +14,17 @@ Modules, by concept (dependencies point down the list):
 - `mtl_lib.train`: seeding, compiling, training (on one device or under a `tf.distribute`
   strategy) and predicting.
 - `mtl_lib.serving`: export a trained model as a SavedModel of raw feature columns.
-- `mtl_lib.metrics`: evaluation over a whole split (AUC, calibration, Bayes ceiling).
 - `mtl_lib.experiment`: one call to run a model (or many, over seeds) and tidy results.
 - `mtl_lib.plots`: figures; draws arrays and frames, never imports model code.
 - `mtl_lib.source`: the code behind an equation, printed in a notebook (`listing`).
 - `mtl_lib.machine`: what a trained number depends on beyond code and seed (CPU, float path).
 """
 
-import os
-import sys
-import warnings
-
-# TensorFlow prints start-up lines (oneDNN, CPU features) before absl initialises, which
-# TF_CPP_MIN_LOG_LEVEL alone does not hide. Set the defaults before TensorFlow is imported;
-# TF_ENABLE_ONEDNN_OPTS=0 also makes CPU results repeatable run to run. TensorFlow reads
-# them when it is imported: after `import keras` or `import tensorflow` they come too late
-# (`make lab` and `make test` export them, so the notebooks are safe either way).
-if "tensorflow" in sys.modules and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
-    warnings.warn(
-        "TensorFlow was imported before mtl_lib with oneDNN on, so CPU results may differ "
-        "from the committed notebooks'. Set TF_ENABLE_ONEDNN_OPTS=0 before starting Python "
-        "(make lab does), or import mtl_lib before keras and tensorflow.",
-        stacklevel=2,
-    )
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# Importing changes no environment variable and no global state. TensorFlow's float path
+# on a CPU (oneDNN's kernels or Eigen's) and its log level are the caller's choice, made
+# before TensorFlow loads: `make lab`, `make test` and `make notebooks` export
+# TF_ENABLE_ONEDNN_OPTS=0 (the path that wrote the committed outputs) and
+# TF_CPP_MIN_LOG_LEVEL=3; `mtl_lib.machine.describe()` prints which path a process is on.
 
 from mtl_lib import (
     data,

@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 import keras
 from keras import ops
 
+from mtl_lib.layers.core import PACKAGE
 from mtl_lib.models.counterfactual import COUNTERFACTUAL, ESTIMATORS, Estimator
 
-PACKAGE = "mtl_lib"
 EPSILON = 1e-7  # as Keras's binary cross-entropy clips probabilities
+#: Inverse-propensity weights are capped at this by default (the counterfactual losses' `clip`).
+DEFAULT_CLIP = 15.0
+#: A propensity is floored at this before it divides, so that a weight is finite before its cap.
+PROPENSITY_FLOOR = 1e-6
 
 
 def _bce(labels: keras.KerasTensor, probs: keras.KerasTensor) -> keras.KerasTensor:
@@ -76,7 +80,11 @@ class CounterfactualCVRLoss(keras.losses.Loss):
     """
 
     def __init__(
-        self, estimator: Estimator = "ips", clip: float = 15.0, name: str | None = None, **kwargs
+        self,
+        estimator: Estimator = "ips",
+        clip: float = DEFAULT_CLIP,
+        name: str | None = None,
+        **kwargs,
     ) -> None:
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
@@ -94,10 +102,15 @@ class CounterfactualCVRLoss(keras.losses.Loss):
         if self.estimator == "ips":
             rows = ops.cast(ops.shape(click)[0], y_pred.dtype)
             clicks = ops.sum(click)
-            weight = ops.minimum(1 / ops.maximum(propensity * clicks, 1e-6), self.clip) * rows
+            weight = (
+                ops.minimum(1 / ops.maximum(propensity * clicks, PROPENSITY_FLOOR), self.clip)
+                * rows
+            )
             return click * ops.stop_gradient(weight) * loss
         imputed = y_pred[:, 2]
-        weight = ops.stop_gradient(ops.minimum(click / ops.maximum(propensity, 1e-6), self.clip))
+        weight = ops.stop_gradient(
+            ops.minimum(click / ops.maximum(propensity, PROPENSITY_FLOOR), self.clip)
+        )
         error = loss - imputed
         return imputed + weight * error + weight * ops.square(error)
 
@@ -140,7 +153,7 @@ class DCMTLoss(keras.losses.Loss):
     """
 
     def __init__(
-        self, prior_weight: float = 1.0, clip: float = 15.0, name: str = "dcmt", **kwargs
+        self, prior_weight: float = 1.0, clip: float = DEFAULT_CLIP, name: str = "dcmt", **kwargs
     ) -> None:
         if not prior_weight >= 0:
             raise ValueError(f"prior_weight must be >= 0, got {prior_weight}")
@@ -154,8 +167,12 @@ class DCMTLoss(keras.losses.Loss):
         y_true = ops.cast(y_true, y_pred.dtype)
         click, label = y_true[:, 0], y_true[:, 1]
         propensity, factual, counterfactual = y_pred[:, 0], y_pred[:, 1], y_pred[:, 2]
-        clicked = ops.stop_gradient(ops.minimum(1 / ops.maximum(propensity, 1e-6), self.clip))
-        skipped = ops.stop_gradient(ops.minimum(1 / ops.maximum(1 - propensity, 1e-6), self.clip))
+        clicked = ops.stop_gradient(
+            ops.minimum(1 / ops.maximum(propensity, PROPENSITY_FLOOR), self.clip)
+        )
+        skipped = ops.stop_gradient(
+            ops.minimum(1 / ops.maximum(1 - propensity, PROPENSITY_FLOOR), self.clip)
+        )
         return (
             click * clicked * _bce(label, factual)
             + (1 - click) * skipped * _bce(1 - label, counterfactual)
@@ -207,7 +224,7 @@ def escm2(
     *,
     counterfactual_weight: float = 0.5,
     ctcvr_weight: float = 0.5,
-    clip: float = 15.0,
+    clip: float = DEFAULT_CLIP,
 ) -> Objective:
     """ESCM²'s objective on a two-step funnel (click, conversion).
 
@@ -227,7 +244,7 @@ def dcmt(
     cvr_weight: float = 1.0,
     ctcvr_weight: float = 1.0,
     prior_weight: float = 1.0,
-    clip: float = 15.0,
+    clip: float = DEFAULT_CLIP,
 ) -> Objective:
     """DCMT's objective on a two-step funnel (click, conversion).
 

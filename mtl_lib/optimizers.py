@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-PACKAGE = "mtl_lib"
+from mtl_lib.layers.core import PACKAGE
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -335,7 +335,7 @@ def test_the_result_loads_streams_and_trains_esmm(random_out):
     np.testing.assert_array_equal(streamed, train[list(schema.feature_names)].to_numpy())
     # ESMM's Table 2 protocol (CVR AUC on clicked rows, CTCVR AUC on all rows), one epoch.
     splits = mtl.experiment.Splits.load(random_out)
-    table = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1, batch_size=256)
+    table = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1, batch_size=256).table
     purchase = table[table["step"] == "purchase"]
     assert np.isfinite(purchase[["conditional_auc", "auc"]].to_numpy()).all()
     assert mtl.experiment.summarize(purchase, "conditional_auc").shape == (1, 1)

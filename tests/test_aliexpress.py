@@ -74,7 +74,8 @@ def splits(folder):
 
 @pytest.fixture(scope="module")
 def experiment_splits(splits):
-    return mtl.experiment.Splits.from_frames(splits.schema, splits.train, splits.valid, splits.test)
+    assert isinstance(splits, mtl.experiment.Splits)  # one container: the loader's is run's
+    return splits
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def esmm(experiment_splits):
         seed=0,
         epochs=1,
         batch_size=64,
-        validation=True,
+        log_validation=True,
         validation_auc=True,
     )
 
@@ -279,7 +280,7 @@ def test_gzip_files_are_read(tmp_path, folder):
 
 def test_exported():
     assert mtl.datasets.load_aliexpress is aliexpress.load_aliexpress
-    assert mtl.datasets.AliExpressSplits is aliexpress.AliExpressSplits
+    assert mtl.datasets.Splits is mtl.experiment.Splits
 
 
 # ------------------------------------------------------------- training and serving (K)
@@ -329,6 +330,7 @@ def exported(esmm, splits, tmp_path_factory):
     return mtl.serving.export_saved_model(esmm.models[0], splits.schema, path)
 
 
+@pytest.mark.slow
 def test_saved_model_serves_k_inputs_in_plain_tensorflow(exported, esmm, splits, tmp_path):
     columns = _raw_columns(splits.schema, splits.test)
     served = serve_in_fresh_process(exported, columns, tmp_path)

@@ -18,23 +18,23 @@ def digest(frame: pd.DataFrame) -> str:
 
 def test_zero_confounding_changes_nothing():
     # The shipped files are drawn with the default: the same world, byte for byte.
-    default = mtl.synthetic.FunnelGenerator(seed=0).sample(5000, 1)
-    explicit = mtl.synthetic.FunnelGenerator(seed=0, confounding=0.0).sample(5000, 1)
+    default = mtl.synthetic.FunnelGenerator(seed=0).sample(5000, stream=1)
+    explicit = mtl.synthetic.FunnelGenerator(seed=0, confounding=0.0).sample(5000, stream=1)
     assert digest(default) == digest(explicit)
-    with_potential = mtl.synthetic.FunnelGenerator(seed=0).sample(5000, 1, potential=True)
+    with_potential = mtl.synthetic.FunnelGenerator(seed=0).sample(5000, stream=1, potential=True)
     assert digest(with_potential[default.columns]) == digest(default)
 
 
 def test_the_confounder_raises_clicks_and_conversions_together():
     gen = mtl.synthetic.FunnelGenerator(STEPS, seed=2, confounding=1.5)
-    frame = gen.sample(60_000, 0, potential=True)
+    frame = gen.sample(60_000, stream=0, potential=True)
     assert "z" not in frame and not any("latent" in c for c in frame)  # not a feature
     np.testing.assert_allclose(frame[list(STEPS)].mean(), gen.reach_rates, atol=0.01)
     clicked = frame["click"] == 1
     truth = frame["true_p_purchase_given_click"]
     # Selection on z: the clicked exposures convert more, at equal features or not.
     assert truth[clicked].mean() > 1.5 * truth[~clicked].mean()
-    plain = mtl.synthetic.FunnelGenerator(STEPS, seed=2).sample(60_000, 0)
+    plain = mtl.synthetic.FunnelGenerator(STEPS, seed=2).sample(60_000, stream=0)
     ratio = plain["true_p_purchase_given_click"].groupby(plain["click"]).mean()
     assert truth[clicked].mean() / truth[~clicked].mean() > ratio[1] / ratio[0]
     # Potential outcomes: the label where it exists, a draw from the truth elsewhere.

@@ -1,6 +1,5 @@
 """ESCM² (IPS, DR): the losses by hand on a toy batch, their gradients, the builder, training."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -76,21 +75,18 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="exactly 2 steps"):
         mtl.models.build_escm2(gen.schema)
     with pytest.raises(ValueError, match="estimator must be one of"):
-        mtl.models.build_escm2(gen.schema.with_steps(("click", "apply")), "snips")
+        mtl.models.build_escm2(gen.schema.with_steps(("click", "apply")), estimator="snips")
 
 
 @pytest.fixture(scope="module")
-def splits():
-    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
-    return mtl.experiment.Splits.from_frames(
-        gen.schema, gen.sample(6000, 0), gen.sample(2000, 1), gen.sample(2000, 2)
-    )
+def splits(small_splits):
+    return small_splits(("click", "purchase"), seed=3, rows=(6_000, 2_000, 2_000))
 
 
 @pytest.mark.parametrize(("estimator", "width"), [("ips", 2), ("dr", 3)])
-def test_builder_outputs_and_a_trained_model_round_trips(splits, estimator, width, tmp_path):
+def test_builder_outputs_and_a_trained_model_round_trips(splits, estimator, width, round_trip):
     result = mtl.experiment.run(
-        f"escm2_{estimator}", splits, seed=0, epochs=2, batch_size=512, validation=True
+        f"escm2_{estimator}", splits, seed=0, epochs=2, batch_size=512, log_validation=True
     )
     pred = result.predictions
     assert pred[COUNTERFACTUAL].shape == (2000, width)
@@ -102,8 +98,7 @@ def test_builder_outputs_and_a_trained_model_round_trips(splits, estimator, widt
     assert f"val_{COUNTERFACTUAL}_auc" not in history  # two labels: no AUC to log
     model = result.models[0]
     assert model.loss[COUNTERFACTUAL].estimator == estimator
-    model.save(tmp_path / "escm2.keras")
-    loaded = keras.saving.load_model(tmp_path / "escm2.keras")
+    loaded = round_trip(model)
     assert loaded.loss[COUNTERFACTUAL].get_config() == model.loss[COUNTERFACTUAL].get_config()
     again = mtl.train.predict(loaded, splits.test, splits.schema)
     for name, values in pred.items():
@@ -112,7 +107,7 @@ def test_builder_outputs_and_a_trained_model_round_trips(splits, estimator, widt
 
 def test_stacked_targets_feed_click_and_conversion(splits):
     data = mtl.data.make_dataset(splits.train.head(8), splits.schema, batch_size=8)
-    selected = mtl.train._select(data, {COUNTERFACTUAL: ("click", "purchase")})
+    selected = mtl.train.fitting._select(data, {COUNTERFACTUAL: ("click", "purchase")})
     _, labels = next(iter(selected))
     expected = splits.train.head(8)[["click", "purchase"]].to_numpy("float32")
     np.testing.assert_array_equal(labels[COUNTERFACTUAL].numpy(), expected)
@@ -150,14 +145,13 @@ def test_dcmt_gradients_reach_both_twins_but_not_the_propensity():
         mtl.losses.DCMTLoss(prior_weight=-1)
 
 
-def test_dcmt_trains_and_round_trips(splits, tmp_path):
+def test_dcmt_trains_and_round_trips(splits, round_trip):
     result = mtl.experiment.run("dcmt", splits, seed=0, epochs=2, batch_size=512)
     pred = result.predictions
     assert pred[COUNTERFACTUAL].shape == (2000, 3)
     np.testing.assert_allclose(pred[COUNTERFACTUAL][:, 1], pred["purchase_given_click"], 1e-6)
     model = result.models[0]
-    model.save(tmp_path / "dcmt.keras")
-    loaded = keras.saving.load_model(tmp_path / "dcmt.keras")
+    loaded = round_trip(model)
     again = mtl.train.predict(loaded, splits.test, splits.schema)
     for name, values in pred.items():
         np.testing.assert_array_equal(again[name], values)

@@ -475,6 +475,7 @@ def test_stream_spill_file_is_deleted_with_the_dataset(gz_file, tmp_path, monkey
     assert spills(tmp_path) == []
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
 def test_stream_spill_file_has_no_name_and_goes_with_a_killed_process(gz_file, tmp_path):
     path, frame = gz_file

@@ -29,7 +29,7 @@ import mtl_lib as mtl
 
 def data(rows=2048, batch=256, shuffle=False):
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
-    frame = gen.sample(rows, 0)
+    frame = gen.sample(rows, stream=0)
     ds = mtl.data.make_dataset(frame, gen.schema, batch_size=batch, shuffle=shuffle, seed=0)
     return gen.schema, ds
 
@@ -92,6 +92,7 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+@pytest.mark.slow
 def test_mirrored_two_devices_follow_one_device():
     out = subprocess.run(
         [sys.executable, "-c", script(MIRRORED)],
@@ -109,6 +110,7 @@ def test_mirrored_two_devices_follow_one_device():
     assert one[-1] < one[0]  # it trained
 
 
+@pytest.mark.slow
 def test_multi_worker_mirrored_workers_end_with_the_same_weights(tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"localhost:{p}" for p in ports]}
@@ -148,11 +150,8 @@ def test_strategy_must_be_a_strategy():
         mtl.train.scope("mirrored")
 
 
-def test_experiment_runs_under_a_strategy():
-    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
-    splits = mtl.experiment.Splits.from_frames(
-        gen.schema, gen.sample(1024, 0), gen.sample(256, 1), gen.sample(256, 2)
-    )
+def test_experiment_runs_under_a_strategy(small_splits):
+    splits = small_splits(("click", "purchase"), seed=3, rows=(1024, 256, 256))
     plain = mtl.experiment.run("esmm", splits, seed=1, epochs=1, batch_size=256)
     scoped = mtl.experiment.run(
         "esmm",

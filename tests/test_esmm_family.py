@@ -30,9 +30,7 @@ def _bce(y, p):
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    keras.utils.set_random_seed(0)
+pytestmark = pytest.mark.usefixtures("seeded")  # every test's weights from seed 0
 
 
 def test_esmm_outputs_and_ctcvr_is_the_product():
@@ -176,7 +174,7 @@ def _ait_inputs_and_outputs(model, x):
 
 
 @pytest.mark.parametrize("attention", ["shared", "per_step"])
-def test_aitm_attention_forms_train_and_round_trip(attention, tmp_path):
+def test_aitm_attention_forms_train_and_round_trip(attention, round_trip):
     model = mtl.models.build_aitm(SCHEMA4, tower_units=(8, 4), attention=attention)
     expected = ["ait"] if attention == "shared" else [f"{s}_ait" for s in SCHEMA4.steps[1:]]
     assert [layer.name for layer in _ait_layers(model)] == expected
@@ -189,8 +187,7 @@ def test_aitm_attention_forms_train_and_round_trip(attention, tmp_path):
     after = _ait_layers(model)[0].h1.weights
     assert not np.allclose(before[0], np.asarray(after[0]))  # the step reached the unit
     predicted = model.predict(x, verbose=0)
-    model.save(tmp_path / "aitm.keras")
-    loaded = keras.saving.load_model(tmp_path / "aitm.keras")
+    loaded = round_trip(model)
     assert [layer.name for layer in _ait_layers(loaded)] == expected
     assert not any(d.use_bias for u in _ait_layers(loaded) for d in (u.h1, u.h2, u.h3))
     again = loaded.predict(x, verbose=0)
@@ -240,25 +237,23 @@ def test_aitm_rejects_an_unknown_attention_form():
 
 
 @pytest.mark.parametrize("name", sorted(BUILDERS))
-def test_save_and_load_give_equal_predictions(name, tmp_path):
+def test_save_and_load_give_equal_predictions(name, round_trip):
     model = BUILDERS[name](SCHEMA4)
     x = random_features(SCHEMA4, rows=20)
     before = model.predict(x, verbose=0)
-    model.save(tmp_path / "model.keras")
-    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    loaded = round_trip(model)
     after = loaded.predict(x, verbose=0)
     assert set(before) == set(after)
     for key in before:
         np.testing.assert_allclose(before[key], after[key], rtol=1e-6, atol=1e-7)
 
 
-def test_single_task_save_and_load(tmp_path):
+def test_single_task_save_and_load(round_trip):
     model = mtl.models.build_single_task(SCHEMA2, "purchase_given_click")
     x = random_features(SCHEMA2)
-    model.save(tmp_path / "m.keras")
     np.testing.assert_allclose(
         model.predict(x, verbose=0)["purchase_given_click"],
-        keras.saving.load_model(tmp_path / "m.keras").predict(x, verbose=0)["purchase_given_click"],
+        round_trip(model).predict(x, verbose=0)["purchase_given_click"],
         rtol=1e-6,
     )
 

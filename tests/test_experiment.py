@@ -12,11 +12,8 @@ import mtl_lib as mtl
 
 
 @pytest.fixture(scope="module")
-def splits():
-    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
-    return mtl.experiment.Splits.from_frames(
-        gen.schema, gen.sample(4_000, 0), gen.sample(1_000, 1), gen.sample(3_000, 2)
-    )
+def splits(small_splits):
+    return small_splits(("click", "purchase"), seed=3)
 
 
 def test_same_seed_same_predictions(splits):
@@ -28,13 +25,13 @@ def test_same_seed_same_predictions(splits):
 
 def test_base_trains_its_cvr_model_on_clicked_rows_only(splits, monkeypatch):
     seen = {}
-    train_one = mtl.experiment._train_one
+    train_one = mtl.experiment.runs._train_one
 
     def spy(model, frame, schema, *, validation, **kwargs):
         seen[model.name] = (frame, validation)
         return train_one(model, frame, schema, validation=validation, **kwargs)
 
-    monkeypatch.setattr(mtl.experiment, "_train_one", spy)
+    monkeypatch.setattr(mtl.experiment.runs, "_train_one", spy)
     result = mtl.experiment.run("base", splits, seed=0, epochs=1, batch_size=256, patience=1)
     assert set(result.predictions) == {"click", "purchase", "purchase_given_click"}
     np.testing.assert_allclose(
@@ -51,9 +48,10 @@ def test_base_trains_its_cvr_model_on_clicked_rows_only(splits, monkeypatch):
 
 
 def test_run_seeds_is_tidy(splits):
-    table = mtl.experiment.run_seeds(
+    table, runs = mtl.experiment.run_seeds(
         ["esmm", "base"], splits, seeds=[0, 1], epochs=1, batch_size=512
     )
+    assert runs == []  # kept only on request (keep=True)
     assert len(table) == 2 * 2 * 2
     assert {
         "model",
@@ -127,18 +125,15 @@ def test_a_run_knows_whether_early_stopping_or_the_cap_ended_it(splits, name):
     assert free.best_epoch == free.epochs - 1
     table = mtl.experiment.run_seeds(
         [name], splits, seeds=[0], epochs=1, patience=1, batch_size=256
-    )
+    ).table
     assert not table["converged"].any() and (table["epochs"] == 1).all()
     plain = mtl.experiment.run(name, splits, seed=0, epochs=1, batch_size=256)
     assert plain.converged is None and plain.best_epoch is None
 
 
 @pytest.fixture(scope="module")
-def three_steps():
-    gen = mtl.synthetic.FunnelGenerator(("click", "apply", "approve"), seed=4)
-    return mtl.experiment.Splits.from_frames(
-        gen.schema, gen.sample(4_000, 0), gen.sample(1_000, 1), gen.sample(3_000, 2)
-    )
+def three_steps(small_splits):
+    return small_splits(("click", "apply", "approve"), seed=4)
 
 
 def test_two_step_model_learns_the_first_and_last_step_of_a_longer_funnel(three_steps):
@@ -163,7 +158,7 @@ def test_run_seeds_takes_arguments_per_model(three_steps):
         seeds=[0],
         epochs=1,
         batch_size=1024,
-    )
+    ).table
     params = table.groupby("model")["params"].first()
     fields = len(three_steps.schema.vocabulary_sizes)
     embedding = sum(three_steps.schema.vocabulary_sizes.values()) * 8  # 8 dimensions per id
@@ -222,6 +217,7 @@ def test_run_seeds_reuses_one_traced_model_and_gives_the_fresh_runs_numbers(spli
         )
 
 
+@pytest.mark.slow
 def test_workers_give_the_one_process_table_in_its_order(splits, capsys):
     kwargs = {"seeds": [0, 1], "epochs": 2, "batch_size": 512, "patience": 1, "progress": True}
     alone, kept_alone = mtl.experiment.run_seeds(["esmm", "base"], splits, keep=True, **kwargs)
@@ -239,11 +235,12 @@ def test_workers_give_the_one_process_table_in_its_order(splits, capsys):
             np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
 
 
+@pytest.mark.slow
 def test_a_workers_pool_runs_each_seed_on_its_own_splits_as_one_process_does(splits):
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
     own = {
         seed: mtl.experiment.Splits.from_frames(
-            gen.schema, gen.sample(3_000, 10 + seed), splits.valid, splits.test
+            gen.schema, gen.sample(3_000, stream=10 + seed), splits.valid, splits.test
         )
         for seed in (0, 1)
     }
@@ -252,14 +249,14 @@ def test_a_workers_pool_runs_each_seed_on_its_own_splits_as_one_process_does(spl
     alone, kept_alone = mtl.experiment.run_seeds(names, own, **kwargs)
     with mtl.experiment.Workers(2) as workers:
         table, kept = mtl.experiment.run_seeds(names, own, workers=workers, **kwargs)
-        again = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], workers=workers, epochs=1)
+        again, _ = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], workers=workers, epochs=1)
     pd.testing.assert_frame_equal(
         table.drop(columns="examples_per_second"), alone.drop(columns="examples_per_second")
     )
     for a, b in zip(kept, kept_alone, strict=True):
         for key in b.predictions:
             np.testing.assert_array_equal(a.predictions[key], b.predictions[key])
-    one = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1)
+    one = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1).table
     pd.testing.assert_frame_equal(
         again.drop(columns="examples_per_second"), one.drop(columns="examples_per_second")
     )
@@ -267,6 +264,7 @@ def test_a_workers_pool_runs_each_seed_on_its_own_splits_as_one_process_does(spl
     assert not np.array_equal(kept[2].predictions["click"], kept[3].predictions["click"])
 
 
+@pytest.mark.slow
 def test_workers_draw_each_seeds_data_from_a_function_of_the_seed(splits):
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
     draw = functools.partial(
@@ -277,10 +275,10 @@ def test_workers_draw_each_seeds_data_from_a_function_of_the_seed(splits):
         test=splits.test,
     )
     kwargs = {"seeds": [1, 2], "epochs": 1, "batch_size": 512}
-    drawn = mtl.experiment.run_seeds(["esmm"], {s: draw(s) for s in (1, 2)}, **kwargs)
-    alone = mtl.experiment.run_seeds(["esmm"], draw, **kwargs)
+    drawn = mtl.experiment.run_seeds(["esmm"], {s: draw(s) for s in (1, 2)}, **kwargs).table
+    alone = mtl.experiment.run_seeds(["esmm"], draw, **kwargs).table
     with mtl.experiment.Workers(2) as workers:
-        pooled = mtl.experiment.run_seeds(["esmm", "esmm_ns"], draw, workers=workers, **kwargs)
+        pooled, _ = mtl.experiment.run_seeds(["esmm", "esmm_ns"], draw, workers=workers, **kwargs)
     for table in (alone, pooled[pooled["model"] == "esmm"].reset_index(drop=True)):
         pd.testing.assert_frame_equal(
             table.drop(columns="examples_per_second"), drawn.drop(columns="examples_per_second")
@@ -305,6 +303,7 @@ def test_workers_refuse_what_they_cannot_share(splits):
         mtl.experiment.run_seeds(["esmm"], splits, workers=2, reuse={})
 
 
+@pytest.mark.slow
 def test_a_failed_run_in_a_worker_is_raised(splits):
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         mtl.experiment.run_seeds(["nope"], splits, seeds=[0, 1], workers=2, epochs=1)
@@ -329,7 +328,7 @@ def test_summarize_leaves_missing_values_out_and_formats_a_markdown_table():
 
 def test_splits_from_generator_give_each_seed_its_own_rows_and_one_test_split():
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=0)
-    test = gen.sample(500, mtl.experiment.TEST_STREAM)
+    test = gen.sample(500, stream=mtl.experiment.TEST_STREAM)
     splits = {
         seed: mtl.experiment.Splits.from_generator(
             gen, seed, train_rows=300, valid_rows=200, test=test
@@ -368,7 +367,7 @@ def test_processes_take_the_jobs_of_architectures_they_traced():
     log = []
     processes = [_InlineProcess(log, 0), _InlineProcess(log, 1)]
     traced = [set(), set()]
-    outcomes = list(mtl.experiment._scheduled(processes, traced, jobs, lambda job: job))
+    outcomes = list(mtl.experiment.parallel._scheduled(processes, traced, jobs, lambda job: job))
     assert outcomes == [(name, seed) for name, seed, _ in jobs]  # in the jobs' order
     ran_on = {}
     for worker, name, _ in log:
@@ -376,9 +375,9 @@ def test_processes_take_the_jobs_of_architectures_they_traced():
     assert sorted(len(workers) for workers in ran_on.values()) == [1, 1, 2]  # c is shared
     assert len(log) == len(jobs)
     # arguments differ: another architecture, traced apart
-    assert mtl.experiment._architecture(("a", 0, {"alpha": 1})) != mtl.experiment._architecture(
-        ("a", 1, {})
-    )
+    assert mtl.experiment.parallel._architecture(
+        ("a", 0, {"alpha": 1})
+    ) != mtl.experiment.parallel._architecture(("a", 1, {}))
 
 
 def test_a_failed_job_is_raised_and_no_job_starts_after_it():
@@ -386,5 +385,5 @@ def test_a_failed_job_is_raised_and_no_job_starts_after_it():
     log = []
     processes = [_InlineProcess(log, 0, fail="b"), _InlineProcess(log, 1, fail="b")]
     with pytest.raises(RuntimeError, match="b failed"):
-        list(mtl.experiment._scheduled(processes, [set(), set()], jobs, lambda job: job))
+        list(mtl.experiment.parallel._scheduled(processes, [set(), set()], jobs, lambda job: job))
     assert len(log) == 2  # the first two jobs started together; the failure stopped the rest

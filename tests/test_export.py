@@ -12,7 +12,7 @@ import mtl_lib as mtl
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     gen = mtl.synthetic.FunnelGenerator(("click", "apply", "approve"), seed=3)
-    frame = gen.sample(600, 0)
+    frame = gen.sample(600, stream=0)
     mtl.train.set_seed(0)
     model = mtl.models.build_esmm_chain(gen.schema)
     mtl.train.compile_model(model, gen.schema.steps)
@@ -29,6 +29,7 @@ def raw_columns(schema, frame):
     }
 
 
+@pytest.mark.slow
 def test_reloaded_in_a_fresh_process_predicts_like_keras(exported, tmp_path):
     schema, model, frame, path = exported
     served = serve_in_fresh_process(path, raw_columns(schema, frame), tmp_path)

@@ -14,7 +14,7 @@ ROWS, BATCH = 3000, 256  # 11 full batches and one of 184
 def stream_and_schema(tmp_path_factory):
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
     path = tmp_path_factory.mktemp("stream") / "train.csv"
-    gen.sample(ROWS, 0).to_csv(path, index=False)
+    gen.sample(ROWS, stream=0).to_csv(path, index=False)
     ds = mtl.data.make_dataset(
         path, gen.schema, batch_size=BATCH, shuffle=True, seed=0, cache=False
     )

@@ -23,9 +23,7 @@ def _dense(rows=6, seed=0):
     return {"x": np.random.default_rng(seed).normal(size=(rows, DENSE_DIM)).astype("float32")}
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    keras.utils.set_random_seed(0)
+pytestmark = pytest.mark.usefixtures("seeded")  # every test's weights from seed 0
 
 
 # ------------------------------------------------------------------------------ layers
@@ -51,7 +49,7 @@ def test_mmoe_layer_matches_hand_computation(num_tasks):
 
 
 def test_experts_start_from_different_weights():
-    layer = MixtureOfExperts(4, (8, 4), 2)
+    layer = MixtureOfExperts(2, 4, (8, 4))
     x = np.random.default_rng(2).normal(size=(16, 6)).astype("float32")
     layer(x)
     kernels = [layer.experts.expert_weights(i)[0][0] for i in range(4)]
@@ -68,7 +66,7 @@ def test_experts_start_from_different_weights():
 
 
 def test_omoe_has_one_gate_and_gives_every_task_the_same_mixture():
-    layer = MixtureOfExperts(4, (8,), 3, shared_gate=True)
+    layer = MixtureOfExperts(3, 4, (8,), shared_gate=True)
     outputs, gates = layer(ops.ones((2, 5)))
     assert len(layer.gates) == 1
     for k in (1, 2):
@@ -77,8 +75,8 @@ def test_omoe_has_one_gate_and_gives_every_task_the_same_mixture():
 
 
 def test_stacked_layer_keeps_each_task_on_its_own_path():
-    first = MixtureOfExperts(4, (8,), 3)
-    second = MixtureOfExperts(4, (8, 6), 3)
+    first = MixtureOfExperts(3, 4, (8,))
+    second = MixtureOfExperts(3, 4, (8, 6))
     x = np.random.default_rng(3).normal(size=(5, 6)).astype("float32")
     reps, _ = first(x)
     outputs, gates = second(reps)
@@ -97,7 +95,7 @@ def test_stacked_layer_keeps_each_task_on_its_own_path():
 
 
 def test_stacked_layer_checks_the_number_of_inputs():
-    layer = MixtureOfExperts(2, (4,), 3)
+    layer = MixtureOfExperts(3, 2, (4,))
     with pytest.raises(ValueError, match="one input per task"):
         layer([ops.ones((2, 4))] * 2)
 
@@ -126,8 +124,8 @@ def test_extraction_layer_needs_the_shared_stream():
 @pytest.mark.parametrize(
     "layer",
     [
-        MixtureOfExperts(3, (8, 4), 2, expert_dropout=0.1, name="moe"),
-        MixtureOfExperts(3, (4,), 3, shared_gate=True, expert_activation="tanh"),
+        MixtureOfExperts(2, 3, (8, 4), expert_dropout=0.1, name="moe"),
+        MixtureOfExperts(3, 3, (4,), shared_gate=True, expert_activation="tanh"),
         ExtractionLayer(2, 2, 1, (4,), shared_output=True, expert_dropout=0.2),
     ],
     ids=["mmoe", "omoe", "extraction"],
@@ -141,8 +139,8 @@ def test_layer_config_round_trip(layer):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_experts": 0, "expert_units": (4,)}, "num_experts"),
-        ({"num_experts": 2, "expert_units": ()}, "units"),
+        ({"num_tasks": 2, "num_experts": 0, "expert_units": (4,)}, "num_experts"),
+        ({"num_tasks": 2, "num_experts": 2, "expert_units": ()}, "units"),
         ({"num_experts": 2, "expert_units": (4,), "num_tasks": 0}, "num_tasks"),
     ],
 )
@@ -214,13 +212,11 @@ def test_a_regression_model_trains_with_compile_model_and_fit():
 
 
 @pytest.mark.parametrize("name", BUILDERS)
-def test_builders_save_and_load_with_equal_predictions(name, tmp_path):
+def test_builders_save_and_load_with_equal_predictions(name, round_trip):
     for data, features in ((SCHEMA3, random_features(SCHEMA3)), (DENSE_DIM, _dense())):
         model = BUILDERS[name](data)
         expected = model(features, training=False)
-        path = tmp_path / f"{name}.keras"
-        model.save(path)
-        loaded = keras.saving.load_model(path)
+        loaded = round_trip(model)
         got = loaded(features, training=False)
         assert set(got) == set(expected)
         for key in expected:

@@ -202,7 +202,7 @@ def splits(folder):
 
 
 def test_splits_load_warns_at_its_callers_line(folder):
-    """The dropped-rows warning names the caller's file, not `mtl_lib/experiment.py`."""
+    """The dropped-rows warning names the caller's file, not a file of `mtl_lib`."""
     with pytest.warns(UserWarning, match="dropped 1 of") as record:
         mtl.experiment.Splits.load(folder[0], STEPS, drop_inconsistent=True)
     assert len(record) == 1 and record[0].filename == __file__

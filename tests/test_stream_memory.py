@@ -12,6 +12,8 @@ import pytest
 
 import mtl_lib as mtl
 
+pytestmark = pytest.mark.slow  # every test here starts fresh processes
+
 BLOCK = 50_000  # rows drawn from the generator; the files repeat them
 SMALL, LARGE = 4 * BLOCK, 40 * BLOCK
 WARM_UP = 1_000

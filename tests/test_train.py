@@ -14,7 +14,7 @@ ROWS, BATCH = 3000, 256  # 12 batches an epoch, not a multiple of 32
 @pytest.fixture(scope="module")
 def funnel():
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
-    return gen.schema, gen.sample(ROWS, 0), gen.sample(1000, 1)
+    return gen.schema, gen.sample(ROWS, stream=0), gen.sample(1000, stream=1)
 
 
 def trained(
@@ -56,10 +56,23 @@ def test_steps_per_epoch_is_exact_whatever_the_steps_per_call(funnel, steps, per
     schema, frame, _ = funnel
     model, history = trained(schema, frame, steps_per_epoch=steps)
     assert int(model.optimizer.iterations) == 2 * steps
-    assert model.steps_per_execution == per_call  # the largest divisor of steps up to 32
+    # fit ran the largest divisor of `steps` up to 32 per call, and left the model as it was
+    assert model.steps_per_execution == mtl.train.STEPS_PER_EXECUTION
+    assert set(mtl.train.fitting._FUNCTIONS_PER_CALL.get(model, {})) == (
+        set() if per_call == mtl.train.STEPS_PER_EXECUTION else {per_call}
+    )
     np.testing.assert_allclose(
         history["examples_per_second"] * history["seconds"], 2 * [steps * ROWS / 12]
     )
+    # fitted again, with its own count between, it reuses what was traced for each count
+    kept = dict(mtl.train.fitting._FUNCTIONS_PER_CALL.get(model, {}).get(per_call, {}))
+    data = mtl.data.make_dataset(frame, schema, batch_size=BATCH, shuffle=True, seed=0)
+    mtl.train.fit(model, data, epochs=1)
+    own = model.train_function
+    mtl.train.fit(model, data, epochs=1, steps_per_epoch=steps)
+    assert model.train_function is own
+    again = mtl.train.fitting._FUNCTIONS_PER_CALL.get(model, {}).get(per_call, {})
+    assert all(again[name] is function for name, function in kept.items())
 
 
 def test_validation_auc_pairs_scores_with_labels_even_when_shuffled(funnel):
@@ -79,8 +92,8 @@ def test_an_empty_validation_split_is_refused_up_front(funnel, fit_kwargs):
     with pytest.raises(ValueError, match=r"validation data are empty.*valid_fraction > 0"):
         trained(schema, frame, epochs=1, validation=empty, **fit_kwargs)
     splits = mtl.experiment.Splits.from_frames(schema, frame, valid.iloc[:0], valid)
-    with pytest.raises(ValueError, match=r"empty validation split.*validation=False"):
-        mtl.experiment.run("esmm", splits, epochs=1, validation=True, **fit_kwargs)
+    with pytest.raises(ValueError, match=r"empty validation split.*log_validation=False"):
+        mtl.experiment.run("esmm", splits, epochs=1, log_validation=True, **fit_kwargs)
 
 
 def test_a_step_without_a_positive_has_no_auc_with_a_warning_once(funnel):

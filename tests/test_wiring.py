@@ -26,9 +26,7 @@ STEPS = SCHEMA4.steps
 ROWS = 16
 
 
-@pytest.fixture(autouse=True)
-def _seed():
-    keras.utils.set_random_seed(0)
+pytestmark = pytest.mark.usefixtures("seeded")  # every test's weights from seed 0
 
 
 # --------------------------------------------------------------------- NumPy forward

@@ -12,7 +12,7 @@
 from mtl_lib.data.inputs import IDS, VALUES, input_names, to_inputs
 from mtl_lib.data.layout import FEATURES_FILE, VOCAB_FILE, find_schema_files
 from mtl_lib.data.read import MEMORY_LIMIT_BYTES, make_dataset, read_frame, split_path
-from mtl_lib.data.schema import Field, Schema
+from mtl_lib.data.schema import Field, Schema, conditional_name, truth_name
 from mtl_lib.data.validate import FileReport, validate_file, validate_frame
 
 __all__ = [
@@ -24,12 +24,14 @@ __all__ = [
     "Field",
     "FileReport",
     "Schema",
+    "conditional_name",
     "find_schema_files",
     "input_names",
     "make_dataset",
     "read_frame",
     "split_path",
     "to_inputs",
+    "truth_name",
     "validate_file",
     "validate_frame",
 ]

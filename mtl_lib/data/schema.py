@@ -39,6 +39,21 @@ from mtl_lib.data.layout import (
 Kind = Literal["C", "D", "K"]
 EMBEDDED_KINDS = ("C", "D")
 TRUTH_PREFIX = "true_p_"
+
+
+def conditional_name(step: str, previous: str) -> str:
+    """Name of P(step | previous, x), e.g. `purchase_given_click` (ESMM's pCVR output)."""
+    return f"{step}_given_{previous}"
+
+
+def truth_name(step: str, previous: str | None = None) -> str:
+    """Column of a step's true probability on synthetic data.
+
+    `true_p_purchase` (entire space) or, given the step before, `true_p_purchase_given_click`.
+    """
+    return TRUTH_PREFIX + (step if previous is None else conditional_name(step, previous))
+
+
 #: Column of a step's potential outcome on synthetic evaluation data (`potential_purchase`:
 #: would the exposure convert had it been clicked), for every exposure.
 POTENTIAL_PREFIX = "potential_"

@@ -1,4 +1,7 @@
-"""Real data sets encoded for `mtl_lib.models`: cached with a checksum, or read locally.
+"""Data sets as `Splits`: real ones encoded for `mtl_lib.models`, and the splits container.
+
+- `mtl_lib.datasets.splits`: `Splits`, the train, validation and test frames of any data
+  set with its schema (from a data folder, frames, or a synthetic world).
 
 - `mtl_lib.datasets.census`: UCI Census-Income (KDD), the MMoE paper's benchmark
   (`load_census`, `download`, `place_local_copy`).
@@ -11,13 +14,14 @@
 
 from mtl_lib.datasets import aliccp, aliexpress, census
 from mtl_lib.datasets.aliccp import AliCCPReport, convert_aliccp
-from mtl_lib.datasets.aliexpress import AliExpressSplits, load_aliexpress
-from mtl_lib.datasets.census import CensusSplits, load_census, place_local_copy
+from mtl_lib.datasets.aliexpress import load_aliexpress
+from mtl_lib.datasets.census import load_census, place_local_copy
+from mtl_lib.datasets.splits import TEST_STREAM, Splits
 
 __all__ = [
+    "TEST_STREAM",
     "AliCCPReport",
-    "AliExpressSplits",
-    "CensusSplits",
+    "Splits",
     "aliccp",
     "aliexpress",
     "census",

@@ -45,11 +45,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from mtl_lib.data.read import make_dataset
 from mtl_lib.data.schema import Field, Schema
 from mtl_lib.data.validate import read_header
+from mtl_lib.datasets.splits import Splits
 
 COUNTRIES = ("NL", "ES", "FR", "US", "RU")
 SEARCH_ID = "search_id"
@@ -306,52 +305,6 @@ class Vocabulary:
         return pd.DataFrame(out, index=frame.index)
 
 
-# ------------------------------------------------------------------------------ splits
-@dataclass
-class AliExpressSplits:
-    """One country's encoded splits, with their schema.
-
-    Attributes:
-        schema: 16 C fields (`categorical_1..16`), 63 K fields (`numerical_1..63`) and the
-            steps `("click", "conversion")`, in funnel order.
-        train, valid, test: One row per exposure: `search_id` (int64, not a feature), the
-            ids (int32), the numerical values (float32) and the labels (int8).
-        vocabulary: The category codes kept, fitted on `train`.
-        source: How the splits were made, in words.
-    """
-
-    schema: Schema
-    train: pd.DataFrame
-    valid: pd.DataFrame
-    test: pd.DataFrame
-    vocabulary: Vocabulary
-    source: str
-
-    def dataset(
-        self, split: str, *, batch_size: int = 1024, shuffle: bool = False, seed: int | None = None
-    ) -> tf.data.Dataset:
-        """Batches `(features, labels)` of `split` (`"train"`, `"valid"` or `"test"`).
-
-        Returns:
-            A dataset of `({"ids": (batch, 16) int32, "values": (batch, 63) float32},
-            {"click": (batch, 1), "conversion": (batch, 1)})`, as `make_dataset` gives.
-
-        Raises:
-            ValueError: for another split name.
-        """
-        frames = {"train": self.train, "valid": self.valid, "test": self.test}
-        if split not in frames:
-            raise ValueError(f"split must be 'train', 'valid' or 'test', got {split!r}")
-        return make_dataset(
-            frames[split],
-            self.schema,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            validate=False,
-        )
-
-
 def load_aliexpress(
     folder: str | Path,
     *,
@@ -360,7 +313,7 @@ def load_aliexpress(
     max_rows: int | None = None,
     seed: int = 0,
     drop_inconsistent: bool = False,
-) -> AliExpressSplits:
+) -> Splits:
     """One country's AliExpress splits, checked and encoded for `mtl_lib.models`.
 
     Reads `train` and `test` from `folder`, holds out a share of the training searches as
@@ -379,7 +332,7 @@ def load_aliexpress(
             instead of raising.
 
     Returns:
-        The encoded splits and their schema (see `AliExpressSplits`).
+        The encoded splits and their schema (`Splits`, with `vocabulary` and `source`).
 
     Raises:
         FileNotFoundError: if a file is missing.
@@ -390,10 +343,7 @@ def load_aliexpress(
         >>> splits = load_aliexpress("data/AliExpress_NL", max_rows=100_000)  # doctest: +SKIP
         >>> splits.schema.steps, len(splits.schema.numeric_names)  # doctest: +SKIP
         (('click', 'conversion'), 63)
-        >>> data = mtl.experiment.Splits.from_frames(
-        ...     splits.schema, splits.train, splits.valid, splits.test
-        ... )  # doctest: +SKIP
-        >>> result = mtl.experiment.run("esmm", data, epochs=1)  # doctest: +SKIP
+        >>> result = mtl.experiment.run("esmm", splits, epochs=1)  # doctest: +SKIP
     """
     if not 0 <= valid_fraction < 1:
         raise ValueError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
@@ -424,7 +374,7 @@ def load_aliexpress(
         + (f"seen fewer than {min_count} times there, or " if min_count > 1 else "")
         + "unseen there mapped to 0"
     )
-    return AliExpressSplits(schema, train, valid, test, vocabulary, source)
+    return Splits(schema, train, valid, test, source=source, vocabulary=vocabulary)
 
 
 def _held_out_searches(

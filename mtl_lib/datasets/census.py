@@ -34,11 +34,10 @@ from pathlib import Path
 import keras
 import numpy as np
 import pandas as pd
-import tensorflow as tf
 
-from mtl_lib.data.read import make_dataset
 from mtl_lib.data.schema import Field, Schema
 from mtl_lib.data.validate import validate_frame
+from mtl_lib.datasets.splits import Splits
 
 ORIGIN = "https://archive.ics.uci.edu/ml/machine-learning-databases/census-income-mld/"
 CACHE_SUBDIR = "census-income"
@@ -360,40 +359,6 @@ class Encoder:
         return pd.DataFrame(out, index=frame.index).astype(np.int32)
 
 
-# ------------------------------------------------------------------------------ splits
-@dataclass
-class CensusSplits:
-    """Encoded census splits of one task group, with their schema.
-
-    Attributes:
-        schema: The input fields (C and D ids) and, as its steps, the two tasks. The tasks
-            are not a funnel, so build datasets with `dataset`, which does not ask for
-            funnel order.
-        train, valid, test: Frames of ids and 0/1 labels.
-        source: How the splits were made, in words.
-    """
-
-    schema: Schema
-    train: pd.DataFrame
-    valid: pd.DataFrame
-    test: pd.DataFrame
-    source: str
-
-    @property
-    def tasks(self) -> tuple[str, ...]:
-        """The task names."""
-        return self.schema.steps
-
-    def dataset(
-        self, split: str, *, batch_size: int = 1024, shuffle: bool = False, seed: int | None = None
-    ) -> tf.data.Dataset:
-        """Batches `(features, labels)` of `split` (`"train"`, `"valid"` or `"test"`)."""
-        frame = {"train": self.train, "valid": self.valid, "test": self.test}[split]
-        return make_dataset(
-            frame, self.schema, batch_size=batch_size, shuffle=shuffle, seed=seed, validate=False
-        )
-
-
 def load_census(
     group: int = 1,
     *,
@@ -402,7 +367,7 @@ def load_census(
     buckets: int = DEFAULT_BUCKETS,
     seed: int = 0,
     cache_dir: str | Path | None = None,
-) -> CensusSplits:
+) -> Splits:
     """The census splits of task group 1 or 2, encoded for `mtl_lib.models`.
 
     Args:
@@ -464,4 +429,4 @@ def load_census(
         for task in tasks:  # one task at a time: the tasks are not a funnel
             validate_frame(frame, schema.with_steps([task]), source=f"<census {name}>")
         frames.append(frame)
-    return CensusSplits(schema, *frames, source=source)
+    return Splits(schema, *frames, source=source)

@@ -11,6 +11,8 @@ from keras import ops
 
 from mtl_lib.data.inputs import IDS, VALUES
 
+#: The package every serializable object of mtl_lib registers under with Keras (layers,
+#: losses, optimizers: `"mtl_lib>MLP"`), so that `.keras` files load them by name.
 PACKAGE = "mtl_lib"
 
 

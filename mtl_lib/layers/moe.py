@@ -188,11 +188,13 @@ class MixtureOfExperts(keras.layers.Layer):
     representation: a task's representation is never averaged with another task's, so a
     task that has separated from the others at layer l stays separate above it.
 
+    Its arguments come in the order `ExtractionLayer` takes too: tasks, experts, widths.
+
     Args:
+        num_tasks: Number of tasks (gates).
         num_experts: Number of experts.
         expert_units: Hidden widths of every expert, e.g. `(16,)` or `(64, 16)` for
             deep experts; each task's output has width `expert_units[-1]`.
-        num_tasks: Number of tasks (gates).
         shared_gate: One gate for all tasks (OMoE) instead of one per task (MMoE).
         expert_activation: Activation of the experts' layers.
         expert_dropout: Dropout after each expert layer.
@@ -209,7 +211,7 @@ class MixtureOfExperts(keras.layers.Layer):
         `shared_gate=True`).
 
     Example:
-        >>> layer = MixtureOfExperts(num_experts=4, expert_units=(8,), num_tasks=2)
+        >>> layer = MixtureOfExperts(num_tasks=2, num_experts=4, expert_units=(8,))
         >>> outputs, gates = layer(ops.ones((3, 5)))
         >>> [tuple(o.shape) for o in outputs], tuple(gates[0].shape)
         ([(3, 8), (3, 8)], (3, 4))
@@ -217,9 +219,9 @@ class MixtureOfExperts(keras.layers.Layer):
 
     def __init__(
         self,
+        num_tasks: int,
         num_experts: int,
         expert_units: Sequence[int],
-        num_tasks: int = 2,
         *,
         shared_gate: bool = False,
         expert_activation: str = "relu",

@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from mtl_lib.data.schema import TRUTH_PREFIX, Schema
+from mtl_lib.data.schema import Schema, truth_name
 
-_EPS = 1e-7
+#: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a logarithm or a division
+#: (as Keras's binary cross-entropy clips them).
+EPSILON = 1e-7
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -25,7 +27,7 @@ def auc(labels: np.ndarray, scores: np.ndarray) -> float:
 
 def log_loss(labels: np.ndarray, probs: np.ndarray) -> float:
     """Mean binary cross-entropy of probabilities `probs` for 0/1 `labels`, `(rows,)`."""
-    p = np.clip(np.asarray(probs, dtype=float).ravel(), _EPS, 1 - _EPS)
+    p = np.clip(np.asarray(probs, dtype=float).ravel(), EPSILON, 1 - EPSILON)
     y = np.asarray(labels, dtype=float).ravel()
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
@@ -67,7 +69,7 @@ def bayes_ceiling(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     """
     rows = []
     for t, step in enumerate(schema.steps):
-        truth = _truth_column(frame, f"{TRUTH_PREFIX}{step}")
+        truth = _truth_column(frame, truth_name(step))
         row = {
             "step": step,
             "auc": auc(frame[step], frame[truth]),
@@ -77,7 +79,7 @@ def bayes_ceiling(frame: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         }
         if t > 0:
             prev = schema.steps[t - 1]
-            cond = _truth_column(frame, f"{TRUTH_PREFIX}{step}_given_{prev}")
+            cond = _truth_column(frame, truth_name(step, prev))
             reached = frame[prev].to_numpy() == 1
             row["conditional_auc"] = auc(frame[step][reached], frame[cond][reached])
             row["conditional_log_loss"] = log_loss(frame[step][reached], frame[cond][reached])

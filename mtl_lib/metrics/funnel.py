@@ -13,10 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mtl_lib.data.schema import POTENTIAL_PREFIX, TRUTH_PREFIX, Schema
-from mtl_lib.metrics.core import auc, bayes_ceiling, log_loss
-
-_EPS = 1e-7
+from mtl_lib.data.schema import POTENTIAL_PREFIX, Schema, conditional_name, truth_name
+from mtl_lib.metrics.core import EPSILON, auc, bayes_ceiling, log_loss
 
 
 def conditional_prediction(
@@ -27,10 +25,10 @@ def conditional_prediction(
     A model that predicts entire-space probabilities only (v3, AITM, MMoE) implies
     P(step | previous) = P(reach step) / P(reach previous), clipped to [0, 1].
     """
-    name = f"{step}_given_{previous}"
+    name = conditional_name(step, previous)
     if name in predictions:
         return np.asarray(predictions[name], dtype=float)
-    ratio = np.asarray(predictions[step], float) / np.maximum(predictions[previous], _EPS)
+    ratio = np.asarray(predictions[step], float) / np.maximum(predictions[previous], EPSILON)
     return np.clip(ratio, 0.0, 1.0)
 
 
@@ -110,7 +108,7 @@ def conditional_metrics(
     conditional = np.asarray(conditional, dtype=float).ravel()
     reached = frame[previous].to_numpy() == 1
     out = {"conditional_auc": auc(frame[step].to_numpy()[reached], conditional[reached])}
-    truth = f"{TRUTH_PREFIX}{step}_given_{previous}"
+    truth = truth_name(step, previous)
     if truth in frame.columns and (~reached).any():
         true_cond = frame[truth].to_numpy()[~reached]
         out["unreached_spearman"] = spearman(conditional[~reached], true_cond)
@@ -147,7 +145,7 @@ def entire_space_conditional(
     Raises:
         ValueError: if `frame` lacks the truth column, or the prediction's length differs.
     """
-    truth_column = f"{TRUTH_PREFIX}{step}_given_{previous}"
+    truth_column = truth_name(step, previous)
     if truth_column not in frame.columns:
         raise ValueError(f"the frame has no ground truth {truth_column!r}: use synthetic data")
     conditional = np.asarray(conditional, dtype=float).ravel()
@@ -208,7 +206,7 @@ def evaluate_funnel(
         previous step is not predicted, the conditional metrics are NaN and the order is
         checked against the last step predicted before.
     """
-    truth_known = all(f"{TRUTH_PREFIX}{s}" in frame.columns for s in schema.steps)
+    truth_known = all(truth_name(s) in frame.columns for s in schema.steps)
     if ceiling is None and truth_known:
         ceiling = bayes_ceiling(frame, schema)
     rows, predicted = [], [s for s in schema.steps if s in predictions]

@@ -1,7 +1,7 @@
 """Functional model builders; outputs keyed by step (task) name."""
 
+from mtl_lib.data.schema import conditional_name
 from mtl_lib.models.common import (
-    conditional_name,
     feature_inputs,
     named_outputs,
     shared_embedding,

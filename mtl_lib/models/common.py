@@ -8,10 +8,8 @@ from mtl_lib.data.inputs import IDS, VALUES
 from mtl_lib.data.schema import Schema
 from mtl_lib.layers import FieldEmbedding
 
-
-def conditional_name(step: str, previous: str) -> str:
-    """Output name of P(step | previous, x), e.g. `purchase_given_click` (ESMM's pCVR)."""
-    return f"{step}_given_{previous}"
+#: Dimensions of each field's embedding, in every builder of the project.
+DEFAULT_EMBEDDING_DIM = 8
 
 
 def feature_inputs(schema: Schema) -> dict[str, keras.KerasTensor]:

@@ -7,16 +7,16 @@ from typing import Literal
 
 import keras
 
-from mtl_lib.data.schema import Schema
+from mtl_lib.data.schema import Schema, conditional_name
 from mtl_lib.layers import MLP
 from mtl_lib.models.common import (
+    DEFAULT_EMBEDDING_DIM,
     check_steps,
-    conditional_name,
     feature_inputs,
     named_outputs,
     shared_embedding,
 )
-from mtl_lib.models.esmm import DEFAULT_EMBEDDING_DIM, DEFAULT_TOWER_UNITS
+from mtl_lib.models.esmm import DEFAULT_TOWER_UNITS
 
 Estimator = Literal["ips", "dr"]
 ESTIMATORS: tuple[Estimator, ...] = ("ips", "dr")
@@ -33,8 +33,8 @@ def _tower(x: keras.KerasTensor, units: Sequence[int], name: str) -> keras.Keras
 
 def build_escm2(
     schema: Schema,
-    estimator: Estimator = "ips",
     *,
+    estimator: Estimator = "ips",
     embedding_dim: int = DEFAULT_EMBEDDING_DIM,
     tower_units: Sequence[int] = DEFAULT_TOWER_UNITS,
     name: str | None = None,

@@ -13,17 +13,16 @@ from typing import Literal
 
 import keras
 
-from mtl_lib.data.schema import Schema
+from mtl_lib.data.schema import Schema, conditional_name
 from mtl_lib.layers import MLP, AdaptiveInformationTransfer, LabelOrderPenalty
 from mtl_lib.models.common import (
+    DEFAULT_EMBEDDING_DIM,
     check_steps,
-    conditional_name,
     feature_inputs,
     named_outputs,
     shared_embedding,
 )
 
-DEFAULT_EMBEDDING_DIM = 8
 DEFAULT_TOWER_UNITS = (64, 32)
 AttentionSharing = Literal["shared", "per_step"]
 #: AITM's attention units: one for every step (the authors' code), or one per step.

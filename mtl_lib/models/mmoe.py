@@ -26,10 +26,14 @@ import keras
 
 from mtl_lib.data.schema import Schema
 from mtl_lib.layers import MLP, ExtractionLayer, MixtureOfExperts
-from mtl_lib.models.common import feature_inputs, named_outputs, shared_embedding
+from mtl_lib.models.common import (
+    DEFAULT_EMBEDDING_DIM,
+    feature_inputs,
+    named_outputs,
+    shared_embedding,
+)
 
 Head = Literal["sigmoid", "linear"]
-DEFAULT_EMBEDDING_DIM = 8
 DEFAULT_TASKS = ("task_1", "task_2")
 SHARED = "shared"
 
@@ -183,9 +187,9 @@ def build_mmoe(
     reps, gates = x, {}
     for layer in range(1, num_layers + 1):
         moe = MixtureOfExperts(
+            len(tasks),
             num_experts,
             expert_units,
-            len(tasks),
             shared_gate=shared_gate,
             name="moe" if num_layers == 1 else f"moe_{layer}",
         )

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from mtl_lib.data.schema import POTENTIAL_PREFIX, TRUTH_PREFIX, Field, Schema
+from mtl_lib.data.schema import POTENTIAL_PREFIX, Field, Schema, truth_name
 
 DEFAULT_STEPS = ("click", "apply", "approve", "activate")
 #: Share of exposures reaching each step, near a real credit-card funnel.
@@ -50,6 +50,13 @@ _BLOCK_ROWS = 50_000  # rows are drawn in fixed blocks, so any chunking gives th
 _CALIBRATION_ROWS = 100_000
 # Variance shares of a driver: linear, pairwise interactions, tanh network.
 _MIX = (0.5, 0.25, 0.25)
+# Every random draw has its own NumPy stream, keyed by `[seed, source, block, draw]`, so
+# that streams never overlap and any chunking of the rows gives the same data: source 0 is
+# the world itself (weights, vocabularies), 1 the calibration sample, 2 + s row stream s.
+_WORLD = 0
+_CALIBRATION_STREAM = -1  # row stream -1, source 1: never a user's (streams are >= 0)
+_FIRST_SOURCE = 2  # source of row stream s: s + _FIRST_SOURCE
+_IDS, _UNIFORMS, _LATENT_DRAW = 0, 1, 2  # the draws of one block
 
 
 @dataclass(frozen=True)
@@ -115,9 +122,9 @@ def truth_columns(steps: Sequence[str]) -> tuple[str, ...]:
         >>> truth_columns(("click", "purchase"))
         ('true_p_click', 'true_p_purchase_given_click', 'true_p_purchase')
     """
-    cols = [f"{TRUTH_PREFIX}{steps[0]}"]
+    cols = [truth_name(steps[0])]
     for prev, step in itertools.pairwise(steps):
-        cols += [f"{TRUTH_PREFIX}{step}_given_{prev}", f"{TRUTH_PREFIX}{step}"]
+        cols += [truth_name(step, prev), truth_name(step)]
     return tuple(cols)
 
 
@@ -126,6 +133,11 @@ def _per_step(value: float | Sequence[float], n: int, name: str) -> np.ndarray:
     if arr.shape != (n,):
         raise ValueError(f"{name} needs one value per step ({n}), got {len(arr)}")
     return arr
+
+
+def _rng(seed: int, stream: int, block: int, draw: int) -> np.random.Generator:
+    """The NumPy generator of one draw of one block of row stream `stream`."""
+    return np.random.default_rng([seed, stream + _FIRST_SOURCE, block, draw])
 
 
 class FunnelGenerator:
@@ -202,7 +214,7 @@ class FunnelGenerator:
         self.schema = Schema(
             tuple(Field(f.name, f.kind, f.size) for f in self.fields), self.steps, self.truth
         )
-        self._build_world(np.random.default_rng([self.seed, 0]))
+        self._build_world(np.random.default_rng([self.seed, _WORLD]))
         self._calibrate()
 
     # ------------------------------------------------------------------------ the world
@@ -274,7 +286,7 @@ class FunnelGenerator:
 
     def _calibrate(self) -> None:
         """Fix standardization constants and intercepts on a large calibration sample."""
-        ids = self._draw_block_ids(stream=-1, rows=_CALIBRATION_ROWS)
+        ids = self._draw_block_ids(stream=_CALIBRATION_STREAM, rows=_CALIBRATION_ROWS)
         parts = self._raw_drivers(ids)
         self._part_mean, self._part_std = parts.mean(2), parts.std(2) + 1e-12
         g = np.einsum(
@@ -296,7 +308,7 @@ class FunnelGenerator:
             d[t] = rho * d[t - 1] + np.sqrt(1 - rho**2) * (resid - self._r_mean[t]) / self._r_std[t]
         self.intercepts = np.zeros(n)
         reach = np.ones(d.shape[1])
-        hidden = self._latent(stream=-1, block=0, rows=d.shape[1])
+        hidden = self._latent(stream=_CALIBRATION_STREAM, block=0, rows=d.shape[1])
         for t in range(n):
             score = self.signal[t] * d[t] + hidden
             self.intercepts[t] = _solve_intercept(score, reach, self.reach_rates[t])
@@ -304,13 +316,13 @@ class FunnelGenerator:
 
     # ------------------------------------------------------------------------- sampling
     def _draw_block_ids(self, stream: int, rows: int, block: int = 0) -> dict[str, np.ndarray]:
-        return self._draw_ids(np.random.default_rng([self.seed, stream + 2, block, 0]), rows)
+        return self._draw_ids(_rng(self.seed, stream, block, _IDS), rows)
 
     def _latent(self, stream: int, block: int, rows: int) -> np.ndarray | float:
         """γ·z for each row, from a stream of its own (0 and no draw when γ = 0)."""
         if self.confounding == 0:
             return 0.0
-        rng = np.random.default_rng([self.seed, stream + 2, block, 2])
+        rng = _rng(self.seed, stream, block, _LATENT_DRAW)
         return self.confounding * rng.normal(size=rows)
 
     def true_probabilities(
@@ -328,7 +340,7 @@ class FunnelGenerator:
     def _block(self, stream: int, block: int, rows: int, potential: bool = False) -> pd.DataFrame:
         ids = self._draw_block_ids(stream, rows, block)
         cond = self.true_probabilities(ids, self._latent(stream, block, rows))
-        uniform = np.random.default_rng([self.seed, stream + 2, block, 1]).random(cond.shape)
+        uniform = _rng(self.seed, stream, block, _UNIFORMS).random(cond.shape)
         frame = pd.DataFrame(ids)
         reached = np.ones(rows, dtype=bool)
         for step, p, u in zip(self.steps, cond, uniform, strict=True):
@@ -346,7 +358,7 @@ class FunnelGenerator:
         return frame
 
     def iter_blocks(
-        self, n_rows: int, stream: int = 0, *, potential: bool = False
+        self, n_rows: int, *, stream: int = 0, potential: bool = False
     ) -> Iterator[pd.DataFrame]:
         """Yield the rows of `sample(n_rows, stream, potential=...)` in blocks of bounded size."""
         if n_rows < 1:
@@ -356,7 +368,7 @@ class FunnelGenerator:
         for block, start in enumerate(range(0, n_rows, _BLOCK_ROWS)):
             yield self._block(stream, block, min(_BLOCK_ROWS, n_rows - start), potential)
 
-    def sample(self, n_rows: int, stream: int = 0, *, potential: bool = False) -> pd.DataFrame:
+    def sample(self, n_rows: int, *, stream: int = 0, potential: bool = False) -> pd.DataFrame:
         """Draw `n_rows` exposures from row stream `stream`.
 
         Args:
@@ -373,10 +385,10 @@ class FunnelGenerator:
             A frame with one int32 column per field, one int8 0/1 column per step and the
             float ground-truth columns `truth_columns(steps)` (and the potential outcomes).
         """
-        blocks = self.iter_blocks(n_rows, stream, potential=potential)
+        blocks = self.iter_blocks(n_rows, stream=stream, potential=potential)
         return pd.concat(list(blocks), ignore_index=True)
 
-    def write_csv(self, path: str | Path, n_rows: int, stream: int = 0) -> Path:
+    def write_csv(self, path: str | Path, n_rows: int, *, stream: int = 0) -> Path:
         """Write `sample(n_rows, stream)` to a CSV (gzip if it ends in `.gz`) in blocks.
 
         Memory stays bounded whatever `n_rows`, and the same arguments always give
@@ -392,7 +404,7 @@ class FunnelGenerator:
             else:
                 binary = raw
             with io.TextIOWrapper(binary, encoding="utf-8", newline="") as text:
-                for i, block in enumerate(self.iter_blocks(n_rows, stream)):
+                for i, block in enumerate(self.iter_blocks(n_rows, stream=stream)):
                     block.to_csv(
                         text,
                         header=i == 0,

@@ -36,6 +36,9 @@ DEFAULT_ALPHA_RANGE = (1.0, 3.0)
 DEFAULT_SINES_SEED = 12
 DEFAULT_NOISE_STD = 0.1  # N(0, 0.01): variance 0.01
 TASKS = ("task_1", "task_2")
+# NumPy streams, keyed by `[seed, source]`: the directions (with `seed`), the sines (with
+# `sines_seed`), and row stream s from source s + _FIRST_ROW_STREAM.
+_DIRECTIONS, _SINES, _FIRST_ROW_STREAM = 0, 1, 1
 
 
 class CorrelatedTasks:
@@ -83,10 +86,10 @@ class CorrelatedTasks:
             raise ValueError(f"alpha_range must be (low, high) with low <= high, got {alpha_range}")
         self.dim, self.scale, self.num_sines = int(dim), float(scale), int(num_sines)
         self.alpha_range, self.noise_std, self.seed = (float(lo), float(hi)), noise_std, seed
-        rng = np.random.default_rng([seed, 0])
+        rng = np.random.default_rng([seed, _DIRECTIONS])
         q, _ = np.linalg.qr(rng.standard_normal((self.dim, 2)))
         self.u1, self.u2 = q[:, 0], q[:, 1]  # orthonormal
-        sines = np.random.default_rng([sines_seed, 1])
+        sines = np.random.default_rng([sines_seed, _SINES])
         self.alpha = sines.uniform(lo, hi, self.num_sines)
         self.beta = sines.uniform(0.0, 2 * np.pi, self.num_sines)
 
@@ -115,7 +118,7 @@ class CorrelatedTasks:
         if stream < 0:
             raise ValueError(f"stream must be >= 0, got {stream}")
         w1, w2 = self.weights(correlation)
-        rng = np.random.default_rng([self.seed, stream + 1])
+        rng = np.random.default_rng([self.seed, stream + _FIRST_ROW_STREAM])
         x = rng.standard_normal((n_rows, self.dim))
         noise = rng.normal(0.0, self.noise_std, (n_rows, 2))
         # y_k = w_kᵀx + Σ_i sin(α_i w_kᵀx + β_i) + ε_k
