@@ -4,6 +4,10 @@ Small files (and data frames) are validated, held in memory and sliced; large fi
 validated in chunks, decoded once into a binary spill file and streamed from it a block at
 a time, so memory stays bounded whatever the file's size. Both paths give the same rows, in
 the same order when not shuffled.
+
+One module, long (about 500 lines), because the two paths must give the same rows in the
+same order: their shared checks and the order they share are easier to keep equal side by
+side.
 """
 
 from __future__ import annotations

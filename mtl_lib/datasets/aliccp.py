@@ -64,6 +64,9 @@ ledger. Every file is written under a temporary name and renamed, so a killed ru
 no half file under a final name; a restart with the same options skips the finished
 indexes, counting shards and written shards. A finished folder (`aliccp.json` present) is
 not converted again.
+
+One module, long (about 510 lines), because the converter's passes (counting ids, the
+vocabulary, writing the splits) resume from the same checkpoints and share their layout.
 """
 
 from __future__ import annotations

@@ -19,6 +19,9 @@ into a cache (`~/.keras/census-income` by default). The test split is checked ag
 SHA-256. UCI publishes no checksum for the training split, and none could be found, so it
 is checked by its row and field counts (199,523 rows of 42 fields) instead. Offline, put a
 copy of the test split in the cache with `place_local_copy` first.
+
+One module, long (about 430 lines), because reading, checking and encoding the census files
+follow the paper's set-up step by step, and are read in that order.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ Selection into step t depends on the observed ids only, so the true P(y_t | y_{t
 the same function on clicked and non-clicked exposures. What a model fit on clicked rows
 alone gets wrong on the rest is extrapolation into regions that few clicks cover, plus the
 sparsity of its training data, not a different target.
+
+One module, long (about 480 lines), because the world, its calibration and its row streams
+share private state (weights, standardization constants, stream keys) that no other module
+should touch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Compiling and fitting: the loop every notebook shares, and its per-epoch history."""
+"""Compiling and fitting: the loop every notebook shares, and its per-epoch history.
+
+Long (about 420 lines) because `fit`'s callbacks (row counting, epoch timing, validation
+AUCs) and the state it swaps in and out of a model belong to `fit` alone.
+"""
 
 from __future__ import annotations
 
