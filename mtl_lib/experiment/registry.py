@@ -113,6 +113,10 @@ REGISTRY: dict[str, ModelSpec] = {
 def register(name: str, spec: ModelSpec) -> None:
     """Add a model (or replace one) under `name`, for `run` and `run_seeds`.
 
+    The record lives in this process. `run_seeds(..., workers=2)` trains in fresh worker
+    processes, which see the records of a fresh import: there, register the model in a
+    module the workers import too, or train it with `workers=1`.
+
     Raises:
         ValueError: for the name of BASE, which is not a single model.
     """
