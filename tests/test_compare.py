@@ -128,6 +128,29 @@ def test_plot_differences_places_rows_by_name_across_panels():
         plt.close(fig)
 
 
+def test_plot_differences_keeps_its_tick_labels_apart():
+    """Wide intervals with long tick labels (-0.175, -0.150, ...) get at most six ticks."""
+    import matplotlib.pyplot as plt
+
+    frame = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "difference": [-0.16, -0.01],
+            "low": [-0.178, -0.021],
+            "high": [-0.139, 0.001],
+            "verdict": ["behind", "tied"],
+        }
+    )
+    fig, ax = plt.subplots(figsize=(5, 2))  # one panel of 01b's first figure
+    try:
+        mtl.plots.plot_differences(frame, ax=ax)
+        fig.canvas.draw()
+        shown = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert len(shown) <= 6
+    finally:
+        plt.close(fig)
+
+
 def test_interval_text():
     frame = pd.DataFrame(
         {"difference": [0.01962], "low": [0.01241], "high": [0.02687], "verdict": ["ahead"]}

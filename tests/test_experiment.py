@@ -217,6 +217,17 @@ def test_run_seeds_reuses_one_traced_model_and_gives_the_fresh_runs_numbers(spli
         )
 
 
+def test_progress_prints_a_label_in_place_of_the_model_name(splits, capsys):
+    kwargs = {"seeds": [0], "epochs": 1, "batch_size": 512}
+    mtl.experiment.run_seeds(
+        ["mmoe"], splits, progress="MMoE, deep experts", expert_units=(8, 4), **kwargs
+    )
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("MMoE, deep experts, seed 0: 1 epochs, test AUC purchase ")
+    mtl.experiment.run_seeds(["mmoe"], splits, progress=True, **kwargs)
+    assert capsys.readouterr().out.startswith("mmoe, seed 0: ")
+
+
 @pytest.mark.slow
 def test_workers_give_the_one_process_table_in_its_order(splits, capsys):
     kwargs = {"seeds": [0, 1], "epochs": 2, "batch_size": 512, "patience": 1, "progress": True}
@@ -362,12 +373,18 @@ class _InlineProcess:
         return future
 
 
+def _scheduled(processes, traced, jobs):
+    """`parallel._scheduled` over `(name, seed, kwargs)` jobs, as `run_seeds` calls it."""
+    keys = [mtl.experiment.parallel._architecture(job) for job in jobs]
+    return mtl.experiment.parallel._scheduled(processes, traced, keys, lambda i: (None, *jobs[i]))
+
+
 def test_processes_take_the_jobs_of_architectures_they_traced():
     jobs = [(name, seed, {}) for name in ("a", "b", "c") for seed in range(4)]
     log = []
     processes = [_InlineProcess(log, 0), _InlineProcess(log, 1)]
     traced = [set(), set()]
-    outcomes = list(mtl.experiment.parallel._scheduled(processes, traced, jobs, lambda job: job))
+    outcomes = list(_scheduled(processes, traced, jobs))
     assert outcomes == [(name, seed) for name, seed, _ in jobs]  # in the jobs' order
     ran_on = {}
     for worker, name, _ in log:
@@ -385,5 +402,5 @@ def test_a_failed_job_is_raised_and_no_job_starts_after_it():
     log = []
     processes = [_InlineProcess(log, 0, fail="b"), _InlineProcess(log, 1, fail="b")]
     with pytest.raises(RuntimeError, match="b failed"):
-        list(mtl.experiment.parallel._scheduled(processes, [set(), set()], jobs, lambda job: job))
+        list(_scheduled(processes, [set(), set()], jobs))
     assert len(log) == 2  # the first two jobs started together; the failure stopped the rest

@@ -24,6 +24,7 @@ DIAGRAMS = {  # model of the registry → its diagram
     "shared_bottom": "shared_bottom.png",
     "omoe": "omoe.png",
     "mmoe": "mmoe.png",
+    "mmoe_deep": "multilayer_mmoe.png",
     "mmoe_2_layers": "multilayer_mmoe.png",
     "ple": "ple.png",
 }

@@ -37,7 +37,7 @@ def run_seeds(
     keep: bool = False,
     reuse: dict | None = None,
     workers: int | Workers = 1,
-    progress: bool = False,
+    progress: bool | str = False,
     **kwargs,
 ) -> SeedRuns:
     """Run every model with every seed; return one tidy row per (model, seed, step).
@@ -63,7 +63,9 @@ def run_seeds(
             same order; the kept results then have no `models` (they stay in their
             process).
         progress: Print one line per run as it ends (model, seed, epochs, the test AUC
-            of the last step), in the table's order whatever the workers.
+            of the last step), in the table's order whatever the workers. A string is
+            printed in place of the model's name: the label of a registered model trained
+            at other sizes (`"MMoE, deep experts"` for `mmoe` with deeper experts).
         **kwargs: Passed to `run` for every model (epochs, batch size, builder arguments).
 
     Each architecture is built, compiled and traced once per process: its later seeds
@@ -110,7 +112,7 @@ def run_seeds(
         if keep:
             results.append(result)
         if progress:
-            print(_progress_line(table))
+            print(_progress_line(table, progress if isinstance(progress, str) else None))
     frame = pd.concat(tables, ignore_index=True)
     return SeedRuns(frame, results)
 
@@ -134,12 +136,12 @@ def _run_and_table(
     return table, (result if keep else None)
 
 
-def _progress_line(table: pd.DataFrame) -> str:
-    """`esmm_chain, seed 2: 3 epochs (best 2), test AUC activate 0.8412`."""
+def _progress_line(table: pd.DataFrame, label: str | None = None) -> str:
+    """`esmm_chain, seed 2: 3 epochs (best 2), test AUC activate 0.8412` (`label` for the name)."""
     last = table.iloc[-1]
     best = "" if pd.isna(last["best_epoch"]) else f" (best {int(last['best_epoch'])})"
     return (
-        f"{last['model']}, seed {last['seed']}: {last['epochs']} epochs{best}, "
+        f"{label or last['model']}, seed {last['seed']}: {last['epochs']} epochs{best}, "
         f"test AUC {last['step']} {last['auc']:.4f}"
     )
 
@@ -185,7 +187,9 @@ def _architecture(job: tuple) -> tuple[str, str]:
     return name, repr(sorted(kwargs.items()))
 
 
-def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -> Iterator:
+def _scheduled(
+    processes: list, traced: list[set], keys: list, call: Callable[[int], tuple]
+) -> Iterator:
     """Each job's outcome in the jobs' order, jobs given to the processes by architecture.
 
     A process traces a model's functions once and reuses them for every later seed of the
@@ -198,11 +202,12 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
     Args:
         processes: One single-process executor per worker.
         traced: Per worker, the architectures it has traced (updated here).
-        jobs: `(name, seed, kwargs)` tuples.
-        args: Job → the arguments of `_work`.
+        keys: Each job's architecture.
+        call: Job index → `(function, *arguments)`, called when the job is submitted (so
+            that data drawn for it is drawn then, not all up front).
     """
-    keys = [_architecture(job) for job in jobs]
-    pending, running, finished = list(range(len(jobs))), {}, {}
+    jobs = range(len(keys))
+    pending, running, finished = list(jobs), {}, {}
     idle, ahead = list(range(len(processes))), 0
     while ahead < len(jobs):
         while idle and pending:
@@ -213,7 +218,7 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
             index = (mine or new or pending)[0]
             pending.remove(index)
             traced[worker].add(keys[index])
-            future = processes[worker].submit(_work, *args(jobs[index]))
+            future = processes[worker].submit(*call(index))
             running[future] = (worker, index)
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
@@ -252,8 +257,11 @@ def _in_processes(
     else:
         shared, args = splits, lambda job: (*job, keep)
     processes = [_spawned_process(shared) for _ in range(min(workers, len(jobs)))]
+    keys = [_architecture(job) for job in jobs]
     try:
-        yield from _scheduled(processes, [set() for _ in processes], jobs, args)
+        yield from _scheduled(
+            processes, [set() for _ in processes], keys, lambda i: (_work, *args(jobs[i]))
+        )
     finally:
         for process in processes:
             process.shutdown(cancel_futures=True)
@@ -303,10 +311,15 @@ class Workers:
 
     def run(self, jobs: list, splits, keep: bool) -> Iterator[tuple]:
         """Each `(name, seed, kwargs)` job on its seed's data; outcomes in the jobs' order."""
+        args = _sending(splits, keep)
+        keys = [_architecture(job) for job in jobs]
+        return _scheduled(self._started(), self._traced, keys, lambda i: (_work, *args(jobs[i])))
+
+    def _started(self) -> list[ProcessPoolExecutor]:
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
             self._pool = [_spawned_process(None) for _ in range(self.processes)]
             for process in self._pool:
                 weakref.finalize(self, process.shutdown, cancel_futures=True)
-        return _scheduled(self._pool, self._traced, jobs, _sending(splits, keep))
+        return self._pool

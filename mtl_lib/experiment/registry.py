@@ -85,6 +85,16 @@ REGISTRY: dict[str, ModelSpec] = {
     "mmoe": ModelSpec(
         partial(models.build_mmoe, num_experts=8, expert_units=(32,), tower_units=(16,)), "MMoE"
     ),
+    "mmoe_deep": ModelSpec(
+        partial(
+            models.build_mmoe,
+            num_experts=8,
+            expert_units=(32, 16),
+            tower_units=(16,),
+            name="mmoe_deep",
+        ),
+        "MMoE, deep experts",
+    ),
     "mmoe_2_layers": ModelSpec(
         partial(
             models.build_mmoe,

@@ -380,6 +380,7 @@ def plot_differences(
         ax.plot([row["low"], row["high"]], [y, y], color=color, lw=2.5, solid_capstyle="butt")
         ax.plot(row["difference"], y, "o", color=color, ms=5)
     ax.axvline(0.0, color="black", ls=":", lw=1)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # long tick labels must not overlap
     ax.set_yticks(range(len(models)), models[::-1], fontsize=8)
     ax.set_ylim(-0.7, len(models) - 0.3)
     ax.set_xlabel(xlabel)
