@@ -187,9 +187,7 @@ def _architecture(job: tuple) -> tuple[str, str]:
     return name, repr(sorted(kwargs.items()))
 
 
-def _scheduled(
-    processes: list, traced: list[set], keys: list, call: Callable[[int], tuple]
-) -> Iterator:
+def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -> Iterator:
     """Each job's outcome in the jobs' order, jobs given to the processes by architecture.
 
     A process traces a model's functions once and reuses them for every later seed of the
@@ -202,12 +200,11 @@ def _scheduled(
     Args:
         processes: One single-process executor per worker.
         traced: Per worker, the architectures it has traced (updated here).
-        keys: Each job's architecture.
-        call: Job index → `(function, *arguments)`, called when the job is submitted (so
-            that data drawn for it is drawn then, not all up front).
+        jobs: `(name, seed, kwargs)` tuples.
+        args: Job → the arguments of `_work`.
     """
-    jobs = range(len(keys))
-    pending, running, finished = list(jobs), {}, {}
+    keys = [_architecture(job) for job in jobs]
+    pending, running, finished = list(range(len(jobs))), {}, {}
     idle, ahead = list(range(len(processes))), 0
     while ahead < len(jobs):
         while idle and pending:
@@ -218,7 +215,7 @@ def _scheduled(
             index = (mine or new or pending)[0]
             pending.remove(index)
             traced[worker].add(keys[index])
-            future = processes[worker].submit(*call(index))
+            future = processes[worker].submit(_work, *args(jobs[index]))
             running[future] = (worker, index)
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
@@ -257,11 +254,8 @@ def _in_processes(
     else:
         shared, args = splits, lambda job: (*job, keep)
     processes = [_spawned_process(shared) for _ in range(min(workers, len(jobs)))]
-    keys = [_architecture(job) for job in jobs]
     try:
-        yield from _scheduled(
-            processes, [set() for _ in processes], keys, lambda i: (_work, *args(jobs[i]))
-        )
+        yield from _scheduled(processes, [set() for _ in processes], jobs, args)
     finally:
         for process in processes:
             process.shutdown(cancel_futures=True)
@@ -311,15 +305,10 @@ class Workers:
 
     def run(self, jobs: list, splits, keep: bool) -> Iterator[tuple]:
         """Each `(name, seed, kwargs)` job on its seed's data; outcomes in the jobs' order."""
-        args = _sending(splits, keep)
-        keys = [_architecture(job) for job in jobs]
-        return _scheduled(self._started(), self._traced, keys, lambda i: (_work, *args(jobs[i])))
-
-    def _started(self) -> list[ProcessPoolExecutor]:
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
             self._pool = [_spawned_process(None) for _ in range(self.processes)]
             for process in self._pool:
                 weakref.finalize(self, process.shutdown, cancel_futures=True)
-        return self._pool
+        return _scheduled(self._pool, self._traced, jobs, _sending(splits, keep))
