@@ -373,12 +373,18 @@ class _InlineProcess:
         return future
 
 
+def _scheduled(processes, traced, jobs):
+    """`parallel._scheduled` over `(name, seed, kwargs)` jobs, as `run_seeds` calls it."""
+    keys = [mtl.experiment.parallel._architecture(job) for job in jobs]
+    return mtl.experiment.parallel._scheduled(processes, traced, keys, lambda i: (None, *jobs[i]))
+
+
 def test_processes_take_the_jobs_of_architectures_they_traced():
     jobs = [(name, seed, {}) for name in ("a", "b", "c") for seed in range(4)]
     log = []
     processes = [_InlineProcess(log, 0), _InlineProcess(log, 1)]
     traced = [set(), set()]
-    outcomes = list(mtl.experiment.parallel._scheduled(processes, traced, jobs, lambda job: job))
+    outcomes = list(_scheduled(processes, traced, jobs))
     assert outcomes == [(name, seed) for name, seed, _ in jobs]  # in the jobs' order
     ran_on = {}
     for worker, name, _ in log:
@@ -396,5 +402,5 @@ def test_a_failed_job_is_raised_and_no_job_starts_after_it():
     log = []
     processes = [_InlineProcess(log, 0, fail="b"), _InlineProcess(log, 1, fail="b")]
     with pytest.raises(RuntimeError, match="b failed"):
-        list(mtl.experiment.parallel._scheduled(processes, [set(), set()], jobs, lambda job: job))
+        list(_scheduled(processes, [set(), set()], jobs))
     assert len(log) == 2  # the first two jobs started together; the failure stopped the rest

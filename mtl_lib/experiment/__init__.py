@@ -10,10 +10,12 @@ the list:
 - `registry`: the models a comparison trains by name, one `ModelSpec` record each.
 - `runs`: `run` (one model, one seed) and `run_base` (the ESMM paper's BASE), `BUDGET`.
 - `parallel`: `run_seeds`, over models and seeds, in worker processes if asked (`Workers`).
+- `correlated`: `correlated_run`, one run of the MMoE paper's synthetic regression tasks.
 - `report`: `summarize` and `markdown_table`.
 """
 
 from mtl_lib.datasets.splits import TEST_STREAM, Splits
+from mtl_lib.experiment.correlated import CorrelatedRun, correlated_run
 from mtl_lib.experiment.parallel import SeedRuns, Workers, run_seeds
 from mtl_lib.experiment.registry import (
     BASE,
@@ -37,11 +39,13 @@ __all__ = [
     "REGISTRY",
     "TEST_STREAM",
     "TWO_STEP",
+    "CorrelatedRun",
     "ModelSpec",
     "RunResult",
     "SeedRuns",
     "Splits",
     "Workers",
+    "correlated_run",
     "fresh_model",
     "markdown_table",
     "register",

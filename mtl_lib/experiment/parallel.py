@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import operator
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import NamedTuple
 
@@ -187,7 +188,9 @@ def _architecture(job: tuple) -> tuple[str, str]:
     return name, repr(sorted(kwargs.items()))
 
 
-def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -> Iterator:
+def _scheduled(
+    processes: list, traced: list[set], keys: list, call: Callable[[int], tuple]
+) -> Iterator:
     """Each job's outcome in the jobs' order, jobs given to the processes by architecture.
 
     A process traces a model's functions once and reuses them for every later seed of the
@@ -200,11 +203,12 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
     Args:
         processes: One single-process executor per worker.
         traced: Per worker, the architectures it has traced (updated here).
-        jobs: `(name, seed, kwargs)` tuples.
-        args: Job → the arguments of `_work`.
+        keys: Each job's architecture.
+        call: Job index → `(function, *arguments)`, called when the job is submitted (so
+            that data drawn for it is drawn then, not all up front).
     """
-    keys = [_architecture(job) for job in jobs]
-    pending, running, finished = list(range(len(jobs))), {}, {}
+    jobs = range(len(keys))
+    pending, running, finished = list(jobs), {}, {}
     idle, ahead = list(range(len(processes))), 0
     while ahead < len(jobs):
         while idle and pending:
@@ -215,7 +219,7 @@ def _scheduled(processes: list, traced: list[set], jobs: list, args: Callable) -
             index = (mine or new or pending)[0]
             pending.remove(index)
             traced[worker].add(keys[index])
-            future = processes[worker].submit(_work, *args(jobs[index]))
+            future = processes[worker].submit(*call(index))
             running[future] = (worker, index)
         done, _ = wait(running, return_when=FIRST_COMPLETED)
         for future in done:
@@ -254,8 +258,11 @@ def _in_processes(
     else:
         shared, args = splits, lambda job: (*job, keep)
     processes = [_spawned_process(shared) for _ in range(min(workers, len(jobs)))]
+    keys = [_architecture(job) for job in jobs]
     try:
-        yield from _scheduled(processes, [set() for _ in processes], jobs, args)
+        yield from _scheduled(
+            processes, [set() for _ in processes], keys, lambda i: (_work, *args(jobs[i]))
+        )
     finally:
         for process in processes:
             process.shutdown(cancel_futures=True)
@@ -305,10 +312,41 @@ class Workers:
 
     def run(self, jobs: list, splits, keep: bool) -> Iterator[tuple]:
         """Each `(name, seed, kwargs)` job on its seed's data; outcomes in the jobs' order."""
+        args = _sending(splits, keep)
+        keys = [_architecture(job) for job in jobs]
+        return _scheduled(self._started(), self._traced, keys, lambda i: (_work, *args(jobs[i])))
+
+    def map(
+        self,
+        function: Callable,
+        jobs: Sequence[tuple],
+        *,
+        key: Callable[[tuple], Hashable] = operator.itemgetter(0),
+    ) -> list:
+        """`[function(*job) for job in jobs]`, the calls spread over the pool's processes.
+
+        For runs that `run_seeds` cannot express (e.g. `correlated_run`, the MMoE paper's
+        synthetic regression tasks). Each process keeps what `function` keeps between calls
+        (its traced models), and a free process takes, first, the next job whose `key` it
+        has seen (see `_scheduled`).
+
+        Args:
+            function: A module-level function (processes are spawned: it is imported
+                there by name, so not a lambda or a function defined in a notebook).
+            jobs: Each call's positional arguments, picklable.
+            key: Job → what a traced model depends on (default: the job's first item).
+
+        Returns:
+            The calls' results, in the jobs' order. A call that raises raises here.
+        """
+        keys = [key(job) for job in jobs]
+        return list(_scheduled(self._started(), self._traced, keys, lambda i: (function, *jobs[i])))
+
+    def _started(self) -> list[ProcessPoolExecutor]:
         if self._closed:
             raise RuntimeError("this Workers pool is closed: make a new one")
         if self._pool is None:
             self._pool = [_spawned_process(None) for _ in range(self.processes)]
             for process in self._pool:
                 weakref.finalize(self, process.shutdown, cancel_futures=True)
-        return _scheduled(self._pool, self._traced, jobs, _sending(splits, keep))
+        return self._pool
