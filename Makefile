@@ -29,17 +29,20 @@ lab: $(STAMP)
 # keeps about one core busy, so on 2 cores two at a time finish sooner.
 JOBS ?= 2
 
-# The notebooks run with oneDNN's kernels on (conftest.py): a float path other than the one
-# that wrote their outputs, so every claim they assert is checked against last-bit noise.
+# The notebooks run with oneDNN's kernels on and one intra-op thread (conftest.py): a float
+# path other than the one that wrote their outputs, so every claim they assert is checked
+# against last-bit noise. Files are handed out in the order conftest.py collects them: the
+# longest tutorials first (`runtimes.json`), so that 08 does not start last.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
-# A second perturbation, for changed notebooks before they are committed (about an hour):
-# every notebook re-executed in a temporary copy with oneDNN on and one intra-op thread;
-# prints the cells that raised and each notebook's largest shift of a printed number.
+# Another perturbation, for changed notebooks before they are committed (about an hour):
+# every notebook re-executed in a temporary copy with oneDNN off and one intra-op thread
+# (`make test` runs oneDNN on); prints the cells that raised and each notebook's largest
+# shift of a printed number.
 test-robust: $(STAMP)
-	$(BIN)/python scripts/run_robust.py --perturb onednn threads --jobs $(JOBS)
+	$(BIN)/python scripts/run_robust.py --perturb threads --jobs $(JOBS)
 
 # `make unit FAST=1` skips the tests marked slow (they start fresh processes or worker pools).
 unit: $(STAMP)
