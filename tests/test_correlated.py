@@ -43,6 +43,14 @@ def test_early_stopping_keeps_the_best_epoch_and_logs_validation():
     assert result.epochs < 40  # stopped early
     assert result.history["val_loss"].idxmin() == result.epochs - 2  # best, then one worse
     assert result.gates is None  # a Shared-Bottom has no gates
+    # the weights kept are the best epoch's: they score as a run that ended there
+    best = mtl.experiment.correlated_run(
+        SHARED_BOTTOM, 1.0, 0, **{**SMALL, "epochs": result.epochs - 1}
+    )
+    last = mtl.experiment.correlated_run(
+        SHARED_BOTTOM, 1.0, 0, **{**SMALL, "epochs": result.epochs}
+    )
+    assert result.test_loss == best.test_loss != last.test_loss
 
 
 @pytest.mark.slow

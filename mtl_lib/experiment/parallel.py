@@ -331,8 +331,9 @@ class Workers:
         has seen (see `_scheduled`).
 
         Args:
-            function: A module-level function (processes are spawned: it is imported
-                there by name, so not a lambda or a function defined in a notebook).
+            function: A module-level function, or a `functools.partial` of one (processes
+                are spawned: it is imported there by name, so not a lambda or a function
+                defined in a notebook).
             jobs: Each call's positional arguments, picklable.
             key: Job → what a traced model depends on (default: the job's first item).
 
