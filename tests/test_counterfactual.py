@@ -59,7 +59,7 @@ def test_gradients_skip_the_propensity_and_the_non_clicked_cvr(estimator):
             tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32), y_pred
         )
     grad = tape.gradient(loss, y_pred).numpy()
-    np.testing.assert_array_equal(grad[:, 0], 0)  # pCTR learns from the click loss alone
+    np.testing.assert_array_equal(grad[:, 0], 0)  # no gradient through a weight into pCTR
     np.testing.assert_array_equal(grad[CLICK == 0, 1], 0)  # pCVR: clicked rows only
     assert (grad[CLICK == 1, 1] != 0).all()
     if estimator == "dr":  # δ on a non-clicked row: d/dδ of δ/B
@@ -71,6 +71,14 @@ def test_bad_settings_are_refused():
         CounterfactualCVRLoss("snips")
     with pytest.raises(ValueError, match="clip must be positive"):
         CounterfactualCVRLoss("ips", clip=0)
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        CounterfactualCVRLoss("ips", normalisation="rows")
+    with pytest.raises(ValueError, match="normalisation applies to IPS only"):
+        CounterfactualCVRLoss("dr", normalisation="exposures")
+    with pytest.raises(ValueError, match="propensity must be one of"):
+        CounterfactualCVRLoss("ips", propensity="true")
+    with pytest.raises(ValueError, match="clip must be positive"):
+        mtl.losses.DCMTLoss(clip=-1.0)
     gen = mtl.synthetic.FunnelGenerator(("click", "apply", "approve"), seed=0)
     with pytest.raises(ValueError, match="exactly 2 steps"):
         mtl.models.build_escm2(gen.schema)
@@ -126,7 +134,7 @@ def test_dcmt_by_hand():
     )
     y_true = tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32)
     y_pred = tf.constant(np.stack([PCTR, PCVR, COUNTERFACTUAL_CVR], 1), tf.float32)
-    got = float(mtl.losses.DCMTLoss(prior_weight=0.5)(y_true, y_pred))
+    got = float(mtl.losses.DCMTLoss(prior_weight=0.5, clip=15.0)(y_true, y_pred))
     assert got == pytest.approx(expected, rel=1e-5)
 
 
@@ -155,3 +163,72 @@ def test_dcmt_trains_and_round_trips(splits, round_trip):
     again = mtl.train.predict(loaded, splits.test, splits.schema)
     for name, values in pred.items():
         np.testing.assert_array_equal(again[name], values)
+
+
+def test_ips_with_the_papers_normalisation_by_hand():
+    # (1/B) Σ o ℓ / p over the B = 4 rows, weights capped at 15 (1 / 0.04 = 25 → 15).
+    expected = (bce(1, 0.3) / 0.5 + 15 * bce(0, 0.2)) / 4
+    loss = CounterfactualCVRLoss("ips", normalisation="exposures")
+    y_true = tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32)
+    got = float(loss(y_true, tf.constant(np.stack([PCTR, PCVR], 1), tf.float32)))
+    assert got == pytest.approx(expected, rel=1e-5)
+    uncapped = CounterfactualCVRLoss("ips", None, normalisation="exposures")
+    got = float(uncapped(y_true, tf.constant(np.stack([PCTR, PCVR], 1), tf.float32)))
+    assert got == pytest.approx((bce(1, 0.3) / 0.5 + 25 * bce(0, 0.2)) / 4, rel=1e-5)
+
+
+@pytest.mark.parametrize("estimator", ["ips", "dr"])
+def test_the_oracle_propensity_is_read_from_the_labels(estimator):
+    # The same loss with pCTR in y_pred, or with pCTR as the third label column and
+    # another pCTR in y_pred that the oracle must ignore.
+    columns = [PCTR, PCVR] + ([IMPUTED] if estimator == "dr" else [])
+    from_model = CounterfactualCVRLoss(estimator)(
+        tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32),
+        tf.constant(np.stack(columns, 1), tf.float32),
+    )
+    ignored = np.full(4, 0.9)
+    from_labels = CounterfactualCVRLoss(estimator, propensity="oracle")(
+        tf.constant(np.stack([CLICK, CONVERT, PCTR], 1), tf.float32),
+        tf.constant(np.stack([ignored, *columns[1:]], 1), tf.float32),
+    )
+    assert float(from_labels) == pytest.approx(float(from_model), rel=1e-6)
+
+
+def test_dcmt_defaults_are_pinned():
+    # λ = 0.001 (the public re-implementations') and no weight cap (the paper's equation).
+    loss = mtl.losses.DCMTLoss()
+    assert loss.prior_weight == 0.001 and loss.clip is None
+    objective = mtl.losses.dcmt(("click", "purchase"))
+    packed = objective.losses[COUNTERFACTUAL]
+    assert (packed.prior_weight, packed.clip) == (0.001, None)
+    assert objective.loss_weights == {"click": 1.0, "purchase": 1.0, COUNTERFACTUAL: 1.0}
+    u, v = 1 / PCTR, 1 / (1 - PCTR)  # uncapped: row 2's weight is 25
+    expected = np.mean(
+        CLICK * u * bce(CONVERT, PCVR)
+        + (1 - CLICK) * v * bce(1 - CONVERT, COUNTERFACTUAL_CVR)
+        + 0.001 * np.abs(1 - PCVR - COUNTERFACTUAL_CVR)
+    )
+    y_true = tf.constant(np.stack([CLICK, CONVERT], 1), tf.float32)
+    y_pred = tf.constant(np.stack([PCTR, PCVR, COUNTERFACTUAL_CVR], 1), tf.float32)
+    assert float(loss(y_true, y_pred)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_new_settings_survive_the_config():
+    loss = CounterfactualCVRLoss("ips", None, normalisation="exposures", propensity="oracle")
+    again = CounterfactualCVRLoss.from_config(loss.get_config())
+    assert (again.clip, again.normalisation, again.propensity) == (None, "exposures", "oracle")
+    dcmt = mtl.losses.DCMTLoss.from_config(mtl.losses.DCMTLoss(clip=15.0).get_config())
+    assert (dcmt.prior_weight, dcmt.clip) == (0.001, 15.0)
+
+
+def test_an_oracle_objective_trains_on_the_truth_column(splits):
+    objective = mtl.experiment.OBJECTIVES["escm2_ips_oracle"](("click", "purchase"))
+    assert objective.targets[COUNTERFACTUAL] == ("click", "purchase", "true_p_click")
+    result = mtl.experiment.run("escm2_ips_oracle", splits, seed=0, epochs=1, batch_size=512)
+    assert np.isfinite(result.history["loss"]).all()
+    truthless = splits.train.drop(columns=list(splits.schema.truth))
+    no_truth = mtl.experiment.Splits.from_frames(
+        splits.schema, truthless, splits.valid, splits.test
+    )
+    with pytest.raises(ValueError, match="no column 'true_p_click' for the truth labels"):
+        mtl.experiment.run("escm2_ips_oracle", no_truth, seed=0, epochs=1, batch_size=512)

@@ -569,3 +569,26 @@ def test_a_k_feature_with_a_size_is_an_id(tmp_path, cache):
     bad = write(tmp_path, ["city,k,x,click", "1,3,0.5,1"], name="bad.csv")
     with pytest.raises(ValueError, match=r"'k', data row 1 .*value 3 is out of range; .*\[0, 2\]"):
         read_frame(bad, schema)
+
+
+def test_truth_labels_ride_along_row_by_row(tmp_path):
+    from mtl_lib.synthetic import FunnelGenerator
+
+    gen = FunnelGenerator(("click", "purchase"), seed=0)
+    frame = gen.sample(300)
+    data = make_dataset(frame, gen.schema, batch_size=300, truth=True)
+    _, labels = next(iter(data))
+    assert list(labels) == ["click", "purchase", *gen.schema.truth]
+    for column in gen.schema.truth:
+        np.testing.assert_array_equal(
+            labels[column].numpy().ravel(), frame[column].to_numpy("float32")
+        )
+    _, plain = next(iter(make_dataset(frame, gen.schema, batch_size=300)))
+    assert list(plain) == ["click", "purchase"]
+    with pytest.raises(ValueError, match="<DataFrame>: no column 'true_p_click'"):
+        make_dataset(frame.drop(columns="true_p_click"), gen.schema, truth=True)
+    with pytest.raises(ValueError, match="the schema has no truth columns"):
+        make_dataset(frame, gen.schema.with_steps(gen.schema.steps, truth=()), truth=True)
+    path = gen.write_csv(tmp_path / "train.csv", 300)
+    with pytest.raises(ValueError, match="truth labels need the data in memory"):
+        make_dataset(path, gen.schema, cache=False, truth=True)

@@ -191,7 +191,7 @@ def test_registered_sizes_are_comparable_on_the_shipped_funnel():
         steps = schema.steps if name not in mtl.experiment.TWO_STEP else ("click", "activate")
         above = build(schema.with_steps(steps)).count_params() - embedding
         low, high = (25_000, 35_000) if name in mtl.experiment.TWO_STEP else (55_000, 70_000)
-        if name in ("escm2_dr", "dcmt"):  # ESMM's two towers and a third
+        if name.startswith(("escm2_dr", "dcmt")):  # ESMM's two towers and a third
             low, high = 40_000, 50_000
         assert low <= above <= high, (name, above)
 
@@ -404,3 +404,64 @@ def test_a_failed_job_is_raised_and_no_job_starts_after_it():
     with pytest.raises(RuntimeError, match="b failed"):
         list(_scheduled(processes, [set(), set()], jobs))
     assert len(log) == 2  # the first two jobs started together; the failure stopped the rest
+
+
+def test_selecting_on_the_steps_watches_their_summed_validation_losses(small_splits):
+    splits = small_splits(("click", "purchase"), seed=3, rows=(6_000, 2_000, 2_000))
+    kwargs = {"seed": 0, "epochs": 6, "patience": 1, "batch_size": 512}
+    steps = mtl.experiment.run("escm2_ips", splits, select_on="steps", **kwargs)
+    history = steps.history
+    summed = history["val_click_loss"] + history["val_purchase_loss"]  # unweighted
+    np.testing.assert_allclose(history[mtl.train.SELECTED], summed, rtol=1e-12)
+    assert steps.best_epoch == int(history[mtl.train.SELECTED].idxmin())
+    assert steps.best_epoch != int(history["val_loss"].idxmin())  # not the model's own loss
+    own = mtl.experiment.run("escm2_ips", splits, select_on="loss", **kwargs)
+    assert mtl.train.SELECTED not in own.history
+    assert own.best_epoch == int(own.history["val_loss"].idxmin())
+    # ESMM's own loss is the steps' cross-entropies: both rules train it alike
+    esmm = [mtl.experiment.run("esmm", splits, select_on=s, **kwargs) for s in ("loss", "steps")]
+    pd.testing.assert_frame_equal(
+        esmm[0].history.drop(columns=["seconds", "examples_per_second"]),
+        esmm[1].history.drop(columns=["seconds", "examples_per_second"]),
+    )
+    with pytest.raises(ValueError, match="select_on must be one of"):
+        mtl.experiment.run("escm2_ips", splits, select_on="auc", **kwargs)
+
+
+def test_a_monitor_of_losses_that_are_not_logged_is_named(small_splits):
+    splits = small_splits(("click", "purchase"), seed=3, rows=(2_000, 1_000, 1_000))
+    model = mtl.models.build_esmm(splits.schema)
+    mtl.train.compile_model(model, ["click", "purchase"])
+    data = mtl.data.make_dataset(splits.train, splits.schema, batch_size=500)
+    valid = mtl.data.make_dataset(splits.valid, splits.schema, batch_size=500)
+    with pytest.raises(ValueError, match="'val_buy_loss', which is not logged"):
+        mtl.train.fit(model, data, validation=valid, epochs=1, monitor=("val_buy_loss",))
+    with pytest.raises(ValueError, match="needs validation data"):
+        mtl.train.fit(model, data, epochs=1, monitor=("val_click_loss",))
+
+
+def test_one_training_judged_by_two_rules_gives_what_each_rule_gives_alone(small_splits):
+    splits = small_splits(("click", "purchase"), seed=3, rows=(6_000, 2_000, 2_000))
+    kwargs = {"seed": 0, "epochs": 8, "patience": 1, "batch_size": 512}
+    both = mtl.experiment.run(
+        "escm2_ips", splits, select_on="steps", also_select_on="loss", **kwargs
+    )
+    own = mtl.experiment.run("escm2_ips", splits, select_on="loss", **kwargs)
+    alternative = both.alternative
+    assert (both.selected_on, alternative.selected_on) == ("steps", "loss")
+    assert alternative.converged and alternative.epochs < both.epochs  # it stopped first
+    assert (alternative.epochs, alternative.best_epoch) == (own.epochs, own.best_epoch)
+    for name, values in own.predictions.items():
+        np.testing.assert_array_equal(alternative.predictions[name], values)
+    options = {k: v for k, v in kwargs.items() if k != "seed"}
+    table = mtl.experiment.run_seeds(
+        ["escm2_ips"], splits, (0,), select_on="steps", also_select_on="loss", **options
+    ).table
+    assert table.groupby("selected_on")["epochs"].first().to_dict() == {
+        "loss": own.epochs,
+        "steps": both.epochs,
+    }
+    with pytest.raises(ValueError, match="give a patience"):
+        mtl.experiment.run("escm2_ips", splits, also_select_on="loss")
+    with pytest.raises(ValueError, match="BASE's models have one loss"):
+        mtl.experiment.run("base", splits, patience=1, also_select_on="loss")

@@ -23,8 +23,18 @@ def test_the_views_read_every_record():
     assert all(mtl.experiment.MODELS[name] is r.build for name, r in records.items())
     assert mtl.experiment.LABELS["base"] == "BASE"
     assert [mtl.experiment.LABELS[name] for name in records] == [r.label for r in records.values()]
-    assert tuple(mtl.experiment.TWO_STEP) == ("esmm", "esmm_ns", "escm2_ips", "escm2_dr", "dcmt")
-    assert set(mtl.experiment.OBJECTIVES) == {"escm2_ips", "escm2_dr", "dcmt"}
+    variants = (  # the counterfactual estimators' controls and settings (notebook 01b)
+        "escm2_ips_oracle",
+        "escm2_dr_oracle",
+        "escm2_ips_paper",
+        "escm2_dr_clip3",
+        "dcmt_lambda1",
+        "dcmt_clip15",
+        "dcmt_lambda1_clip15",
+    )
+    counterfactual = ("escm2_ips", "escm2_dr", "dcmt", *variants)
+    assert tuple(mtl.experiment.TWO_STEP) == ("esmm", "esmm_ns", *counterfactual)
+    assert set(mtl.experiment.OBJECTIVES) == set(counterfactual)
     assert "esmm" in mtl.experiment.TWO_STEP and "aitm" not in mtl.experiment.TWO_STEP
 
 

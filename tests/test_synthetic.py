@@ -159,3 +159,32 @@ def test_bad_row_counts(gen):
         gen.sample(0)
     with pytest.raises(ValueError, match="stream must be >= 0"):
         gen.sample(10, stream=-1)
+
+
+def test_the_best_of_the_features_is_the_truth_without_a_confounder():
+    gen = FunnelGenerator(("click", "purchase"), seed=0)
+    frame = gen.sample(500)
+    best = gen.best_of_features(frame, not_reached="click")
+    np.testing.assert_allclose(best[1], frame["true_p_purchase_given_click"], rtol=1e-6)
+
+
+def test_the_best_of_the_features_averages_the_confounder_out():
+    # Quadrature against Monte Carlo over z, for a few rows: E[σ(a + γz) | x], and given
+    # no click, each z weighted by 1 − p_click(x, z).
+    gen = FunnelGenerator(("click", "purchase"), seed=0, confounding=1.5)
+    frame = gen.sample(5)
+    ids = {f.name: frame[f.name].to_numpy() for f in gen.fields}
+    z = np.random.default_rng(0).normal(size=100_000)
+    cond = gen.true_probabilities(ids, 1.5 * z[:, None, None])  # (draws, steps, rows)
+    mean = cond.mean(0)
+    weight = 1 - cond[:, 0]
+    given = (weight[:, None, :] * cond).sum(0) / weight.sum(0)
+    np.testing.assert_allclose(gen.best_of_features(frame), mean, rtol=0.02)
+    np.testing.assert_allclose(
+        gen.best_of_features(frame, not_reached="click")[1], given[1], rtol=0.02
+    )
+    assert (
+        gen.best_of_features(frame, not_reached="click")[1] < gen.best_of_features(frame)[1]
+    ).all()  # a non-click points to a low z
+    with pytest.raises(ValueError, match="no step 'buy'"):
+        gen.best_of_features(frame, not_reached="buy")

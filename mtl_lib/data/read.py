@@ -98,6 +98,7 @@ def make_dataset(
     validate: bool = True,
     drop_remainder: bool = False,
     shuffle_buffer: int = SHUFFLE_BUFFER,
+    truth: bool = False,
 ) -> tf.data.Dataset:
     """A batched, prefetched `tf.data.Dataset` of `(features, labels)` from a data file.
 
@@ -118,12 +119,16 @@ def make_dataset(
             malformed file fails when streamed or loaded, with a less helpful error.
         drop_remainder: Drop the last, smaller batch.
         shuffle_buffer: Rows mixed together when streaming (see `_stream`).
+        truth: Also carry the schema's truth columns (`true_p_click`, ...) as labels, each
+            `(batch, 1)` float32: for a loss that reads the true click probability (an
+            oracle control on synthetic data). Needs the data in memory.
 
     Returns:
         A dataset of `(features, labels)`: `features` is the models' input (see
         `mtl_lib.data.inputs`), `{"ids": (batch, C/D fields) int32}` plus
         `"values": (batch, K fields) float32` when there are K fields, columns in schema
-        order; `labels` maps each step to a float32 tensor of shape `(batch, 1)`.
+        order; `labels` maps each step (and with `truth`, each truth column) to a float32
+        tensor of shape `(batch, 1)`.
 
     Raises:
         ValueError: if validation fails (naming the file, column, row and value) or an
@@ -150,7 +155,8 @@ def make_dataset(
             check_header([str(c) for c in source.columns], schema, "<DataFrame>")
             frame, dropped = _unchecked(source, schema, drop_inconsistent)
         _warn_dropped("<DataFrame>", dropped, len(source))
-        return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
+        labels = _label_columns(frame, schema, truth, "<DataFrame>")
+        return _from_frame(frame, schema, labels, shuffle=shuffle, seed=seed, **batching)
 
     path = Path(source)
     header = read_header(path)
@@ -165,7 +171,12 @@ def make_dataset(
             )
             frame, dropped = _unchecked(raw, schema, drop_inconsistent)
         _warn_dropped(path, dropped, len(frame) + dropped)
-        return _from_frame(frame, schema, shuffle=shuffle, seed=seed, **batching)
+        labels = _label_columns(frame, schema, truth, str(path))
+        return _from_frame(frame, schema, labels, shuffle=shuffle, seed=seed, **batching)
+    if truth:
+        raise ValueError(
+            f"{path}: truth labels need the data in memory; pass cache=True to make_dataset"
+        )
 
     check_header(header, schema, str(path))
     if validate:
@@ -227,6 +238,7 @@ def _unchecked(
     """Features and steps cast without checks; inconsistent rows dropped if asked."""
     columns = {f.name: np.int32 if f.embedded else np.float32 for f in schema.fields}
     columns |= dict.fromkeys(schema.steps, np.int8)
+    columns |= {c: np.float32 for c in schema.truth if c in frame.columns}
     clean = pd.DataFrame({c: frame[c].to_numpy(dtype=t) for c, t in columns.items()})
     bad = inconsistent_rows(clean[list(schema.steps)].to_numpy())
     if drop_inconsistent and bad.any():
@@ -264,9 +276,22 @@ def _outside_package() -> int:
     return level
 
 
+def _label_columns(frame: pd.DataFrame, schema: Schema, truth: bool, source: str) -> list[str]:
+    """The steps, then (with `truth`) the schema's truth columns, which must be there."""
+    if not truth:
+        return list(schema.steps)
+    if not schema.truth:
+        raise ValueError(f"{source}: truth labels asked for, but the schema has no truth columns")
+    missing = [c for c in schema.truth if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{source}: no column {missing[0]!r} for the truth labels")
+    return [*schema.steps, *schema.truth]
+
+
 def _from_frame(
     frame: pd.DataFrame,
     schema: Schema,
+    steps: list[str],
     *,
     batch_size: int,
     shuffle: bool,
@@ -283,7 +308,6 @@ def _from_frame(
     """
     rows = len(frame)
     blocks = to_inputs(frame, schema)
-    steps = list(schema.steps)
     labels = tf.constant(frame[steps].to_numpy(dtype=np.float32).reshape(rows, len(steps)))
     blocks = {key: tf.constant(block) for key, block in blocks.items()}
 

@@ -8,7 +8,8 @@ table, _ = mtl.experiment.run_seeds(["esmm_chain", "aitm"], splits, seeds=[0, 1,
 the list:
 
 - `registry`: the models a comparison trains by name, one `ModelSpec` record each.
-- `runs`: `run` (one model, one seed) and `run_base` (the ESMM paper's BASE), `BUDGET`.
+- `runs`: `run` (one model, one seed) and `run_base` (the ESMM paper's BASE), `BUDGET`,
+  `COUNTERFACTUAL_BUDGET`.
 - `parallel`: `run_seeds`, over models and seeds, in worker processes if asked (`Workers`).
 - `correlated`: `correlated_run`, one run of the MMoE paper's synthetic regression tasks.
 - `report`: `summarize` and `markdown_table`.
@@ -28,11 +29,19 @@ from mtl_lib.experiment.registry import (
     register,
 )
 from mtl_lib.experiment.report import markdown_table, summarize
-from mtl_lib.experiment.runs import BUDGET, RunResult, fresh_model, run, run_base
+from mtl_lib.experiment.runs import (
+    BUDGET,
+    COUNTERFACTUAL_BUDGET,
+    RunResult,
+    fresh_model,
+    run,
+    run_base,
+)
 
 __all__ = [
     "BASE",
     "BUDGET",
+    "COUNTERFACTUAL_BUDGET",
     "LABELS",
     "MODELS",
     "OBJECTIVES",

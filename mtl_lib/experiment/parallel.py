@@ -78,7 +78,9 @@ def run_seeds(
     Returns:
         `SeedRuns(table, runs)`, whatever `keep`: `table` a frame with columns `model`,
         `seed`, `step`, the metrics of `evaluate_funnel`, `params`, `examples_per_second`,
-        and `epochs`, `best_epoch` and `converged` (see `RunResult`); `runs` the results,
+        and `epochs`, `best_epoch` and `converged` (see `RunResult`), and with `run`'s
+        `also_select_on` a column `selected_on` and a second row set per run, the same
+        training judged by the other rule (`RunResult.alternative`); `runs` the results,
         in the table's order, with `keep` (else empty). A
         two-step model on a longer funnel has rows for its two steps only, and a run that
         predicts no step (BASE with `only` a later step) has none: keep its result.
@@ -123,6 +125,17 @@ def _run_and_table(
 ) -> tuple[pd.DataFrame, RunResult | None]:
     """One run of `run_seeds`: its rows of the table and, with `keep`, its result."""
     result = run(name, splits, seed=seed, reuse=reuse, **kwargs)
+    table = _rows(name, seed, result, splits)
+    if result.alternative is not None:  # one training judged by two rules: a row set each
+        table["selected_on"] = result.selected_on
+        alternative = _rows(name, seed, result.alternative, splits)
+        alternative["selected_on"] = result.alternative.selected_on
+        table = pd.concat([table, alternative], ignore_index=True)
+    return table, (result if keep else None)
+
+
+def _rows(name: str, seed: int, result: RunResult, splits: Splits) -> pd.DataFrame:
+    """One result's rows of `run_seeds`'s table."""
     if any(step in result.predictions for step in splits.schema.steps):
         table = result.evaluate(splits).reset_index()
     else:  # e.g. BASE's model of one conditional step alone (`only`): no step to evaluate
@@ -134,7 +147,7 @@ def _run_and_table(
     table["epochs"] = result.epochs
     table["best_epoch"] = result.best_epoch
     table["converged"] = result.converged
-    return table, (result if keep else None)
+    return table
 
 
 def _progress_line(table: pd.DataFrame, label: str | None = None) -> str:

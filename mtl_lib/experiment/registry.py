@@ -75,6 +75,44 @@ REGISTRY: dict[str, ModelSpec] = {
         two_step=True,
     ),
     "dcmt": ModelSpec(models.build_dcmt, "DCMT", losses.dcmt, two_step=True),
+    # Controls and variants of the counterfactual estimators (notebook 01b): the same
+    # architectures, other objectives.
+    "escm2_ips_oracle": ModelSpec(
+        partial(models.build_escm2, estimator="ips"),
+        "ESCM²-IPS, true p",
+        partial(losses.escm2, estimator="ips", propensity="oracle"),
+        two_step=True,
+    ),
+    "escm2_dr_oracle": ModelSpec(
+        partial(models.build_escm2, estimator="dr"),
+        "ESCM²-DR, true p",
+        partial(losses.escm2, estimator="dr", propensity="oracle"),
+        two_step=True,
+    ),
+    "escm2_ips_paper": ModelSpec(
+        partial(models.build_escm2, estimator="ips"),
+        "ESCM²-IPS, ÷ exposures",
+        partial(losses.escm2, estimator="ips", normalisation="exposures"),
+        two_step=True,
+    ),
+    "escm2_dr_clip3": ModelSpec(
+        partial(models.build_escm2, estimator="dr"),
+        "ESCM²-DR, clip 3",
+        partial(losses.escm2, estimator="dr", clip=3.0),
+        two_step=True,
+    ),
+    "dcmt_lambda1": ModelSpec(
+        models.build_dcmt, "DCMT, λ = 1", partial(losses.dcmt, prior_weight=1.0), two_step=True
+    ),
+    "dcmt_clip15": ModelSpec(
+        models.build_dcmt, "DCMT, clip 15", partial(losses.dcmt, clip=15.0), two_step=True
+    ),
+    "dcmt_lambda1_clip15": ModelSpec(
+        models.build_dcmt,
+        "DCMT, λ = 1, clip 15",
+        partial(losses.dcmt, prior_weight=1.0, clip=15.0),
+        two_step=True,
+    ),
     "shared_bottom": ModelSpec(
         partial(models.build_shared_bottom, bottom_units=(192, 64), tower_units=(32,)),
         "Shared-Bottom",

@@ -30,6 +30,16 @@ from mtl_lib.metrics import evaluate_funnel
 #: after epoch (the id embeddings overfit), it does not wander.
 BUDGET: dict = {"epochs": 30, "patience": 1, "batch_size": 2048, "learning_rate": 2e-3}
 
+#: The budget of a comparison of counterfactual objectives (notebook 01b): `BUDGET`, with
+#: early stopping on the validation cross-entropies of the steps' entire-space outputs
+#: (CTR and CTCVR), summed unweighted, instead of each model's own loss. Every model
+#: predicts both, and no model's extra terms (an inverse-propensity risk is many times
+#: the click loss) decide when it stops. For ESMM the two rules are the same.
+COUNTERFACTUAL_BUDGET: dict = {**BUDGET, "select_on": "steps"}
+
+#: `select_on`'s choices: the model's own validation loss, or the steps' cross-entropies.
+SELECTIONS = ("loss", "steps")
+
 
 @dataclass
 class RunResult:
@@ -49,6 +59,10 @@ class RunResult:
     not improve its validation loss) rather than the epoch cap; None without early
     stopping. `epochs` is the number trained, `best_epoch` the one kept (BASE: the
     largest of its models')."""
+    selected_on: str | None = None
+    """The rule early stopping judged by (`run`'s `select_on`), None without it."""
+    alternative: RunResult | None = None
+    """The same training judged by `run`'s `also_select_on` (its `selected_on`)."""
 
     def evaluate(self, splits: Splits) -> pd.DataFrame:
         """`mtl_lib.metrics.evaluate_funnel` of the test predictions."""
@@ -70,6 +84,8 @@ def _train_one(
     jit_compile: bool = False,
     validation_auc: bool = False,
     steps_per_epoch: int | None = None,
+    select_on: str = "loss",
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> pd.DataFrame:
     if not model.compiled:  # a model reused across seeds keeps its compiled functions
         train.compile_model(
@@ -79,11 +95,14 @@ def _train_one(
             loss_weights=objective.loss_weights or None,
             jit_compile=jit_compile,
         )
+    truth = _reads_truth(objective, schema)
     data = make_dataset(
-        frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False
+        frame, schema, batch_size=batch_size, shuffle=True, seed=seed, validate=False, truth=truth
     )
     valid = (
-        make_dataset(validation, schema, batch_size=train.PREDICT_BATCH, validate=False)
+        make_dataset(
+            validation, schema, batch_size=train.PREDICT_BATCH, validate=False, truth=truth
+        )
         if validation is not None
         else None
     )
@@ -96,7 +115,31 @@ def _train_one(
         patience=patience,
         steps_per_epoch=steps_per_epoch,
         validation_auc=validation_auc,
+        monitor=_monitor(objective, schema, select_on),
+        callbacks=callbacks,
     )
+
+
+def _reads_truth(objective: losses.Objective, schema: Schema) -> bool:
+    """Whether a loss reads a truth column (an oracle propensity) as a label."""
+    columns = {
+        c
+        for cols in objective.targets.values()
+        for c in ((cols,) if isinstance(cols, str) else cols)
+    }
+    return bool(columns & set(schema.truth))
+
+
+def _monitor(objective: losses.Objective, schema: Schema, select_on: str) -> str | tuple[str, ...]:
+    """What early stopping watches (see `run`'s `select_on`)."""
+    if select_on not in SELECTIONS:
+        raise ValueError(f"select_on must be one of {SELECTIONS}, got {select_on!r}")
+    outputs = tuple(o for o in objective.losses if o in schema.steps)
+    weights = objective.loss_weights or {}
+    own = set(objective.losses) == set(outputs) and all(weights.get(o, 1.0) == 1.0 for o in outputs)
+    if select_on == "loss" or not outputs or own:  # the model's loss is the steps' already
+        return "val_loss"
+    return tuple(f"val_{o}_loss" for o in outputs)
 
 
 def run(
@@ -114,6 +157,8 @@ def run(
     reuse: dict | None = None,
     jit_compile: bool = False,
     validation_auc: bool = False,
+    select_on: str = "loss",
+    also_select_on: str | None = None,
     **build_kwargs,
 ) -> RunResult:
     """Train model `name` on `splits.train` and predict `splits.test`.
@@ -147,6 +192,18 @@ def run(
             (`val_click_auc`, ...; see `mtl_lib.train.fit`). It costs a second forward
             pass over the validation split every epoch, and a comparison judges on the
             test split, so it is off by default.
+        select_on: What early stopping judges an epoch by: `"loss"`, the model's own
+            validation loss, or `"steps"`, the sum of the validation cross-entropies of its
+            steps' entire-space outputs (click, purchase), unweighted, which every model of
+            a funnel predicts (`COUNTERFACTUAL_BUDGET`). It is logged as `val_selected`
+            when it differs from the model's own loss. BASE's models each have one loss,
+            their own, whichever is asked.
+        also_select_on: Also judge the same training by this other rule (see
+            `select_on`): `RunResult.alternative` then holds the test predictions of the
+            epoch it would have kept, and the epoch it would have stopped after
+            (`mtl_lib.train.KeepBest`). Where it stops first, that is exactly the run
+            `select_on=also_select_on` gives, at no extra training; where it would have
+            stopped later, the alternative is not `converged`. Not for BASE.
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
     Returns:
@@ -164,13 +221,18 @@ def run(
         "log_validation": log_validation,
         "jit_compile": jit_compile,
         "validation_auc": validation_auc,
+        "select_on": select_on,
     }
     if name == BASE:
+        if also_select_on is not None:
+            raise ValueError("also_select_on is for a single model; BASE's models have one loss")
         return run_base(
             splits, only=only, seed=seed, strategy=strategy, reuse=reuse, **options, **build_kwargs
         )
     if only is not None:
         raise ValueError("`only` selects BASE's models; other models train every step")
+    if also_select_on is not None and patience is None:
+        raise ValueError("also_select_on judges early stopping: give a patience")
     record = spec(name)
     schema = splits.schema
     steps = schema.steps
@@ -183,17 +245,22 @@ def run(
             (name, _shape(schema), steps, (learning_rate, jit_compile), repr(build_kwargs)),
             lambda: record.build(schema.with_steps(steps), **build_kwargs),
         )
+        objective = record.objective(steps)
+        watch = None
+        if also_select_on is not None:
+            watch = train.KeepBest(_monitor(objective, schema, also_select_on), patience)
         history = _train_one(
             model,
             splits.train,
             schema,
-            objective=record.objective(steps),
+            objective=objective,
             validation=_validation(splits, options.pop("log_validation"), patience),
             seed=seed,
+            callbacks=[watch] if watch is not None else (),
             **options,
         )
     predictions = train.predict(model, splits.test, schema)
-    return RunResult(
+    result = RunResult(
         name,
         seed,
         predictions,
@@ -202,6 +269,34 @@ def run(
         _throughput(history),
         [model],
         *_stopping([history], patience),
+    )
+    result.selected_on = select_on if patience is not None else None
+    if watch is not None:
+        result.alternative = _alternative(result, watch, splits, also_select_on)
+    return result
+
+
+def _alternative(result: RunResult, watch: train.KeepBest, splits: Splits, rule: str) -> RunResult:
+    """The run as `watch`'s rule would have ended it: its kept epoch's test predictions."""
+    model = result.models[0]
+    kept = model.get_weights()
+    model.set_weights(watch.weights)
+    predictions = train.predict(model, splits.test, splits.schema)
+    model.set_weights(kept)
+    stopped = watch.stopped_epoch
+    epochs = stopped if stopped is not None else result.epochs
+    return RunResult(
+        result.name,
+        result.seed,
+        predictions,
+        result.history.iloc[:epochs],
+        result.params,
+        result.examples_per_second,
+        [],
+        epochs,
+        watch.best_epoch,
+        stopped is not None,
+        selected_on=rule,
     )
 
 
@@ -234,7 +329,7 @@ def run_base(
         reuse: As for `run`.
         **kwargs: `run`'s training options, with its defaults (`epochs`, `batch_size`,
             `learning_rate`, `patience`: each model stops on its own validation rows,
-            `log_validation`, `jit_compile`, `validation_auc`); the rest is passed to
+            `log_validation`, `jit_compile`, `validation_auc`, `select_on`); the rest is passed to
             `mtl_lib.models.build_single_task`.
 
     Returns:
@@ -325,6 +420,7 @@ _TRAINING = (
     "log_validation",
     "jit_compile",
     "validation_auc",
+    "select_on",
 )
 
 
@@ -340,7 +436,9 @@ def _stopping(histories: Sequence[pd.DataFrame], patience: int | None) -> tuple:
     epochs = max(len(h) for h in histories)
     if patience is None:
         return epochs, None, None
-    best = [int(h["val_loss"].idxmin()) for h in histories]
+    best = [
+        int(h[train.SELECTED if train.SELECTED in h else "val_loss"].idxmin()) for h in histories
+    ]
     converged = all(b <= len(h) - patience for b, h in zip(best, histories, strict=True))
     return epochs, max(best), converged
 

@@ -341,6 +341,45 @@ class FunnelGenerator:
         d = self._drivers(ids)
         return _sigmoid(self.intercepts[:, None] + self.signal[:, None] * d + latent)
 
+    def best_of_features(
+        self, frame: pd.DataFrame, *, not_reached: str | None = None, nodes: int = 48
+    ) -> np.ndarray:
+        """The best prediction of every step's conditional probability from the features.
+
+        With a hidden confounder (`confounding` γ > 0) the truth columns hold each
+        exposure's own probabilities, z included, which no model of the features x can
+        know. The best a model of x can predict, in squared error, is their mean over z
+        given what the model's rows are: E[σ(a(x) + γz) | x], or, with `not_reached=step`,
+        E[σ(a(x) + γz) | x, the step not taken], z weighted by how likely each value made
+        the step's refusal (a non-clicked exposure tends to have a low z). The mean over z
+        is Gauss–Hermite quadrature with `nodes` nodes. The mean absolute error of this
+        oracle is what a model of x cannot beat by much: the floor of a sweep over γ.
+        Without a confounder it is the truth itself.
+
+        Args:
+            frame: Rows with the schema's fields (e.g. a test split).
+            not_reached: Condition on this step not being taken (the rows a metric scores).
+            nodes: Quadrature nodes.
+
+        Returns:
+            `(steps, rows)` float64: each step's probability given the step before, as
+            `true_probabilities`.
+
+        Raises:
+            ValueError: for a step that is not in the funnel.
+        """
+        if not_reached is not None and not_reached not in self.steps:
+            raise ValueError(f"no step {not_reached!r} in {self.steps}")
+        ids = {f.name: frame[f.name].to_numpy() for f in self.fields}
+        if self.confounding == 0:
+            return self.true_probabilities(ids)
+        z, weight = np.polynomial.hermite_e.hermegauss(nodes)  # for a N(0, 1) density
+        cond = self.true_probabilities(ids, self.confounding * z[:, None, None])  # (n, s, r)
+        weight = np.broadcast_to(weight[:, None], (nodes, cond.shape[2]))
+        if not_reached is not None:
+            weight = weight * (1 - cond[:, self.steps.index(not_reached)])
+        return np.einsum("nr,nsr->sr", weight, cond) / weight.sum(0)
+
     def _block(self, stream: int, block: int, rows: int, potential: bool = False) -> pd.DataFrame:
         ids = self._draw_block_ids(stream, rows, block)
         cond = self.true_probabilities(ids, self._latent(stream, block, rows))

@@ -22,7 +22,9 @@ By concept, dependencies pointing down the list: `seeding` (`set_seed`), `predic
 from mtl_lib.train.distribute import scope, train_model
 from mtl_lib.train.fitting import (
     DEFAULT_LEARNING_RATE,
+    SELECTED,
     STEPS_PER_EXECUTION,
+    KeepBest,
     compile_model,
     fit,
 )
@@ -32,7 +34,9 @@ from mtl_lib.train.seeding import set_seed
 __all__ = [
     "DEFAULT_LEARNING_RATE",
     "PREDICT_BATCH",
+    "SELECTED",
     "STEPS_PER_EXECUTION",
+    "KeepBest",
     "compile_model",
     "fit",
     "predict",

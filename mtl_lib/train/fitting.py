@@ -223,6 +223,74 @@ class _EpochLog(keras.callbacks.Callback):
         self.auc.append(aucs)
 
 
+#: The history column of a summed `monitor` (see `fit`).
+SELECTED = "val_selected"
+
+
+class _Summed(keras.callbacks.Callback):
+    """Logs the sum of some logged values at each epoch's end, for the callbacks after it."""
+
+    def __init__(self, names: tuple[str, ...], into: str) -> None:
+        super().__init__()
+        self.names, self.into = names, into
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        missing = [n for n in self.names if n not in logs]
+        if missing:
+            raise ValueError(
+                f"fit's monitor names {missing[0]!r}, which is not logged; logged: {sorted(logs)}"
+            )
+        logs[self.into] = float(sum(logs[n] for n in self.names))
+
+
+class KeepBest(keras.callbacks.Callback):
+    """Watches a second rule of early stopping, without stopping: what it would have kept.
+
+    With the same `patience` as `keras.callbacks.EarlyStopping` (mode min, min_delta 0),
+    it records the epoch and the weights that early stopping on `monitor` would have kept,
+    and the epoch at which it would have stopped. Training up to that epoch is the same
+    whichever rule stops it, so one run judged by two rules gives, for the rule that would
+    have stopped first, exactly what a run stopped by it gives (when it stops first).
+
+    Args:
+        monitor: A logged value (`"val_loss"`), or several whose sum is watched.
+        patience: Epochs without improvement after which the rule would stop.
+
+    Attributes:
+        best_epoch: The epoch it keeps (1-based), None before the first.
+        weights: That epoch's weights (`model.get_weights()`).
+        stopped_epoch: The epoch after which it would have stopped; None if training
+            ended first.
+    """
+
+    def __init__(self, monitor: str | Sequence[str], patience: int) -> None:
+        super().__init__()
+        self.names = (monitor,) if isinstance(monitor, str) else tuple(monitor)
+        self.patience = patience
+        self.best, self.wait = np.inf, 0
+        self.best_epoch: int | None = None
+        self.weights: list[np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Keep this epoch's weights if the watched value improved; else count a miss."""
+        if self.stopped_epoch is not None or logs is None:
+            return
+        missing = [n for n in self.names if n not in logs]
+        if missing:
+            raise ValueError(f"KeepBest watches {missing[0]!r}, which is not logged")
+        value = float(sum(logs[n] for n in self.names))
+        if value < self.best:
+            self.best, self.wait = value, 0
+            self.best_epoch, self.weights = epoch + 1, self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch + 1
+
+
 def fit(
     model: keras.Model,
     train: tf.data.Dataset,
@@ -235,6 +303,7 @@ def fit(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 0,
     validation_auc: bool = True,
+    monitor: str | Sequence[str] = "val_loss",
 ) -> pd.DataFrame:
     """Train a compiled model; return its per-epoch history as a tidy frame.
 
@@ -259,6 +328,11 @@ def fit(
         validation_auc: Log each output's validation AUC after every epoch (a second
             forward pass over the validation split, beside the one Keras makes for the
             validation losses); False logs the losses only.
+        monitor: What early stopping watches: a logged value (`"val_loss"`, the model's
+            own weighted loss), or several (`("val_click_loss", "val_purchase_loss")`),
+            whose sum is then logged each epoch as `val_selected` and watched. The sum
+            of the steps' cross-entropies judges every model by the same yardstick,
+            whatever extra terms its own loss has.
 
     Returns:
         One row per epoch: the losses Keras logs (`loss`, `click_loss`, `val_loss`, ...),
@@ -299,12 +373,17 @@ def fit(
     extra = list(callbacks)
     if counter is not None:
         extra.append(counter)
+    if not isinstance(monitor, str):
+        if validation is None:
+            raise ValueError("a monitor of validation losses needs validation data")
+        extra.append(_Summed(tuple(monitor), SELECTED))
+        monitor = SELECTED
     if patience is not None:
         if validation is None:
             raise ValueError("early stopping (patience) needs validation data")
         extra.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=patience, restore_best_weights=True
+                monitor=monitor, mode="min", patience=patience, restore_best_weights=True
             )
         )
     with (
