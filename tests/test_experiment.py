@@ -172,7 +172,7 @@ def test_every_registered_model_predicts_every_step(three_steps):
     """Builders only: `run` trains every model alike, and each family has its training tests."""
     rows = three_steps.test.head(100)
     for name, build in mtl.experiment.MODELS.items():
-        if name in mtl.experiment.TWO_STEP:
+        if name in mtl.experiment.TWO_STEP:  # (every variant is two-step)
             continue
         predictions = mtl.train.predict(build(three_steps.schema), rows, three_steps.schema)
         for step in three_steps.schema.steps:
@@ -186,7 +186,7 @@ def test_registered_sizes_are_comparable_on_the_shipped_funnel():
     schema = mtl.data.Schema.load(Path(__file__).resolve().parents[1] / "data" / "funnel")
     embedding = sum(schema.vocabulary_sizes.values()) * 8
     for name, build in mtl.experiment.MODELS.items():
-        if name == "esmm_ns":  # an embedding per tower: the paper's ablation
+        if name == "esmm_ns" or mtl.experiment.REGISTRY[name].variant_of:  # ablation; variants
             continue
         steps = schema.steps if name not in mtl.experiment.TWO_STEP else ("click", "activate")
         above = build(schema.with_steps(steps)).count_params() - embedding

@@ -215,7 +215,10 @@ def test_splits_load_names_the_steps_and_drops_the_inconsistent_row(folder, spli
         mtl.experiment.Splits.load(folder[0], STEPS)
 
 
-@pytest.mark.parametrize("name", [*mtl.experiment.MODELS, mtl.experiment.BASE])
+ARCHITECTURES = [n for n, r in mtl.experiment.REGISTRY.items() if r.variant_of is None]
+
+
+@pytest.mark.parametrize("name", [*ARCHITECTURES, mtl.experiment.BASE])
 def test_every_model_trains_one_epoch(splits, name):
     result = mtl.experiment.run(name, splits, seed=0, epochs=1, batch_size=64)
     predicted = (STEPS[0], STEPS[-1]) if name in mtl.experiment.TWO_STEP else STEPS
@@ -224,3 +227,8 @@ def test_every_model_trains_one_epoch(splits, name):
         p = result.predictions[step]
         assert p.shape == (ROWS["test"],) and ((p > 0) & (p < 1)).all(), (name, step)
     assert len(result.history) == 1
+
+
+def test_an_oracle_propensity_on_data_without_the_truth_is_refused_by_name(splits):
+    with pytest.raises(ValueError, match="reads the label column 'true_p_click'"):
+        mtl.experiment.run("escm2_dr_oracle", splits, seed=0, epochs=1, batch_size=64)

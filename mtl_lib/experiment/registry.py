@@ -41,12 +41,16 @@ class ModelSpec:
         two_step: On a longer funnel, the model learns its first and last step (exposure →
             click → activate), as the original ESMM would be applied to it, without the
             labels between.
+        variant_of: For a control or a setting of another record's model (the same
+            builder, another objective: notebook 01b's), that record's name. Tests that
+            cover every architecture skip variants; `variant_of` names what they test.
     """
 
     build: Callable[..., keras.Model]
     label: str
     objective: Callable[[Sequence[str]], losses.Objective] = losses.cross_entropy
     two_step: bool = False
+    variant_of: str | None = None
 
 
 # The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
@@ -82,36 +86,49 @@ REGISTRY: dict[str, ModelSpec] = {
         "ESCM²-IPS, true p",
         partial(losses.escm2, estimator="ips", propensity="oracle"),
         two_step=True,
+        variant_of="escm2_ips",
     ),
     "escm2_dr_oracle": ModelSpec(
         partial(models.build_escm2, estimator="dr"),
         "ESCM²-DR, true p",
         partial(losses.escm2, estimator="dr", propensity="oracle"),
         two_step=True,
+        variant_of="escm2_dr",
     ),
     "escm2_ips_paper": ModelSpec(
         partial(models.build_escm2, estimator="ips"),
         "ESCM²-IPS, ÷ exposures",
         partial(losses.escm2, estimator="ips", normalisation="exposures"),
         two_step=True,
+        variant_of="escm2_ips",
     ),
     "escm2_dr_clip3": ModelSpec(
         partial(models.build_escm2, estimator="dr"),
         "ESCM²-DR, clip 3",
         partial(losses.escm2, estimator="dr", clip=3.0),
         two_step=True,
+        variant_of="escm2_dr",
     ),
     "dcmt_lambda1": ModelSpec(
-        models.build_dcmt, "DCMT, λ = 1", partial(losses.dcmt, prior_weight=1.0), two_step=True
+        models.build_dcmt,
+        "DCMT, λ = 1",
+        partial(losses.dcmt, prior_weight=1.0),
+        two_step=True,
+        variant_of="dcmt",
     ),
     "dcmt_clip15": ModelSpec(
-        models.build_dcmt, "DCMT, clip 15", partial(losses.dcmt, clip=15.0), two_step=True
+        models.build_dcmt,
+        "DCMT, clip 15",
+        partial(losses.dcmt, clip=15.0),
+        two_step=True,
+        variant_of="dcmt",
     ),
     "dcmt_lambda1_clip15": ModelSpec(
         models.build_dcmt,
         "DCMT, λ = 1, clip 15",
         partial(losses.dcmt, prior_weight=1.0, clip=15.0),
         two_step=True,
+        variant_of="dcmt",
     ),
     "shared_bottom": ModelSpec(
         partial(models.build_shared_bottom, bottom_units=(192, 64), tower_units=(32,)),

@@ -121,12 +121,24 @@ def _train_one(
 
 
 def _reads_truth(objective: losses.Objective, schema: Schema) -> bool:
-    """Whether a loss reads a truth column (an oracle propensity) as a label."""
+    """Whether a loss reads a truth column (an oracle propensity) as a label.
+
+    Raises:
+        ValueError: for a label column that is neither a step nor a truth column of the
+            data (an oracle objective on data without the truth).
+    """
     columns = {
         c
         for cols in objective.targets.values()
         for c in ((cols,) if isinstance(cols, str) else cols)
     }
+    unknown = sorted(columns - set(schema.steps) - set(schema.truth))
+    if unknown:
+        raise ValueError(
+            f"the objective reads the label column {unknown[0]!r}, which these data do not "
+            f"have (steps {schema.steps}, truth columns {schema.truth}); an oracle "
+            "propensity needs a synthetic funnel's truth columns"
+        )
     return bool(columns & set(schema.truth))
 
 
