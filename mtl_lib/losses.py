@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import keras
 from keras import ops
 
-from mtl_lib.data.schema import TRUTH_PREFIX
+from mtl_lib.data.schema import truth_name
 from mtl_lib.layers.core import PACKAGE
 from mtl_lib.models.counterfactual import COUNTERFACTUAL, ESTIMATORS, Estimator
 
@@ -263,7 +263,7 @@ def _with_counterfactual(
     probability (`true_p_<click>`, a truth column of the schema).
     """
     click, conversion = steps
-    packed = (click, conversion, f"{TRUTH_PREFIX}{click}") if oracle else (click, conversion)
+    packed = (click, conversion, truth_name(click)) if oracle else (click, conversion)
     return Objective(
         losses={
             click: "binary_crossentropy",

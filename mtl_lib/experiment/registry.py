@@ -53,6 +53,25 @@ class ModelSpec:
     variant_of: str | None = None
 
 
+_ESCM2 = {
+    estimator: ModelSpec(
+        partial(models.build_escm2, estimator=estimator),
+        f"ESCM²-{estimator.upper()}",
+        partial(losses.escm2, estimator=estimator),
+        two_step=True,
+    )
+    for estimator in ("ips", "dr")
+}
+_DCMT = ModelSpec(models.build_dcmt, "DCMT", losses.dcmt, two_step=True)
+
+
+def _variant(of: str, label: str, **settings) -> ModelSpec:
+    """Record `of`'s model (ESCM² or DCMT) with its objective's `settings` changed."""
+    default = {"escm2_ips": _ESCM2["ips"], "escm2_dr": _ESCM2["dr"], "dcmt": _DCMT}[of]
+    objective = partial(default.objective, **settings)
+    return dataclasses.replace(default, label=label, objective=objective, variant_of=of)
+
+
 # The mixture family's sizes make every multi-task model of the funnel comparable: 55k to
 # 70k parameters above the shared embedding (151k on the shipped funnel), as the ESMM
 # family's towers have with their defaults (ESMM's two towers: 30k; ESMM-NS also has a
@@ -66,70 +85,18 @@ REGISTRY: dict[str, ModelSpec] = {
     "esmm_chain": ModelSpec(models.build_esmm_chain, "v2 chain"),
     "esmm_concat": ModelSpec(models.build_esmm_concat, "v3 concat"),
     "aitm": ModelSpec(models.build_aitm, "v4 AITM"),
-    "escm2_ips": ModelSpec(
-        partial(models.build_escm2, estimator="ips"),
-        "ESCM²-IPS",
-        partial(losses.escm2, estimator="ips"),
-        two_step=True,
-    ),
-    "escm2_dr": ModelSpec(
-        partial(models.build_escm2, estimator="dr"),
-        "ESCM²-DR",
-        partial(losses.escm2, estimator="dr"),
-        two_step=True,
-    ),
-    "dcmt": ModelSpec(models.build_dcmt, "DCMT", losses.dcmt, two_step=True),
-    # Controls and variants of the counterfactual estimators (notebook 01b): the same
+    "escm2_ips": _ESCM2["ips"],
+    "escm2_dr": _ESCM2["dr"],
+    "dcmt": _DCMT,
+    # Controls and settings of the counterfactual estimators (notebook 01b): the same
     # architectures, other objectives.
-    "escm2_ips_oracle": ModelSpec(
-        partial(models.build_escm2, estimator="ips"),
-        "ESCM²-IPS, true p",
-        partial(losses.escm2, estimator="ips", propensity="oracle"),
-        two_step=True,
-        variant_of="escm2_ips",
-    ),
-    "escm2_dr_oracle": ModelSpec(
-        partial(models.build_escm2, estimator="dr"),
-        "ESCM²-DR, true p",
-        partial(losses.escm2, estimator="dr", propensity="oracle"),
-        two_step=True,
-        variant_of="escm2_dr",
-    ),
-    "escm2_ips_paper": ModelSpec(
-        partial(models.build_escm2, estimator="ips"),
-        "ESCM²-IPS, ÷ exposures",
-        partial(losses.escm2, estimator="ips", normalisation="exposures"),
-        two_step=True,
-        variant_of="escm2_ips",
-    ),
-    "escm2_dr_clip3": ModelSpec(
-        partial(models.build_escm2, estimator="dr"),
-        "ESCM²-DR, clip 3",
-        partial(losses.escm2, estimator="dr", clip=3.0),
-        two_step=True,
-        variant_of="escm2_dr",
-    ),
-    "dcmt_lambda1": ModelSpec(
-        models.build_dcmt,
-        "DCMT, λ = 1",
-        partial(losses.dcmt, prior_weight=1.0),
-        two_step=True,
-        variant_of="dcmt",
-    ),
-    "dcmt_clip15": ModelSpec(
-        models.build_dcmt,
-        "DCMT, clip 15",
-        partial(losses.dcmt, clip=15.0),
-        two_step=True,
-        variant_of="dcmt",
-    ),
-    "dcmt_lambda1_clip15": ModelSpec(
-        models.build_dcmt,
-        "DCMT, λ = 1, clip 15",
-        partial(losses.dcmt, prior_weight=1.0, clip=15.0),
-        two_step=True,
-        variant_of="dcmt",
-    ),
+    "escm2_ips_oracle": _variant("escm2_ips", "ESCM²-IPS, true p", propensity="oracle"),
+    "escm2_dr_oracle": _variant("escm2_dr", "ESCM²-DR, true p", propensity="oracle"),
+    "escm2_ips_paper": _variant("escm2_ips", "ESCM²-IPS, ÷ exposures", normalisation="exposures"),
+    "escm2_dr_clip3": _variant("escm2_dr", "ESCM²-DR, clip 3", clip=3.0),
+    "dcmt_lambda1": _variant("dcmt", "DCMT, λ = 1", prior_weight=1.0),
+    "dcmt_clip15": _variant("dcmt", "DCMT, clip 15", clip=15.0),
+    "dcmt_lambda1_clip15": _variant("dcmt", "DCMT, λ = 1, clip 15", prior_weight=1.0, clip=15.0),
     "shared_bottom": ModelSpec(
         partial(models.build_shared_bottom, bottom_units=(192, 64), tower_units=(32,)),
         "Shared-Bottom",

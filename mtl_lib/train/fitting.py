@@ -227,6 +227,14 @@ class _EpochLog(keras.callbacks.Callback):
 SELECTED = "val_selected"
 
 
+def _summed(logs: dict, names: tuple[str, ...], who: str) -> float:
+    """The sum of the logged values `names`, or an error naming the first not logged."""
+    missing = [n for n in names if n not in logs]
+    if missing:
+        raise ValueError(f"{who} {missing[0]!r}, which is not logged; logged: {sorted(logs)}")
+    return float(sum(logs[n] for n in names))
+
+
 class _Summed(keras.callbacks.Callback):
     """Logs the sum of some logged values at each epoch's end, for the callbacks after it."""
 
@@ -235,14 +243,8 @@ class _Summed(keras.callbacks.Callback):
         self.names, self.into = names, into
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is None:
-            return
-        missing = [n for n in self.names if n not in logs]
-        if missing:
-            raise ValueError(
-                f"fit's monitor names {missing[0]!r}, which is not logged; logged: {sorted(logs)}"
-            )
-        logs[self.into] = float(sum(logs[n] for n in self.names))
+        if logs is not None:
+            logs[self.into] = _summed(logs, self.names, "fit's monitor names")
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -278,10 +280,7 @@ class KeepBest(keras.callbacks.Callback):
         """Keep this epoch's weights if the watched value improved; else count a miss."""
         if self.stopped_epoch is not None or logs is None:
             return
-        missing = [n for n in self.names if n not in logs]
-        if missing:
-            raise ValueError(f"KeepBest watches {missing[0]!r}, which is not logged")
-        value = float(sum(logs[n] for n in self.names))
+        value = _summed(logs, self.names, "KeepBest watches")
         if value < self.best:
             self.best, self.wait = value, 0
             self.best_epoch, self.weights = epoch + 1, self.model.get_weights()
