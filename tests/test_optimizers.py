@@ -1,4 +1,4 @@
-"""`mtl_lib.optimizers.LazyAdam`: the lazy update by hand, dense weights as Adam, save/load."""
+"""`mtl_lib.optimizers`: the fused Adam against Keras's, the lazy update by hand, save/load."""
 
 import keras
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import mtl_lib as mtl
-from mtl_lib.optimizers import LazyAdam
+from mtl_lib.optimizers import Adam, LazyAdam
 
 LR, B1, B2, EPS = 0.1, 0.9, 0.999, 1e-7
 
@@ -47,11 +47,69 @@ def test_sparse_step_matches_a_hand_computation_and_leaves_other_rows():
     np.testing.assert_allclose(var.numpy()[1], lazy_steps(table, batches[:1])[1], rtol=1e-6)
 
 
-def test_dense_weights_train_exactly_as_keras_adam():
+def adam_steps(start: np.ndarray, grads: np.ndarray, lr: float = LR) -> np.ndarray:
+    """NumPy, in float64: Adam's update, one dense gradient per step."""
+    w, m, v = start.astype("float64"), np.zeros(start.shape), np.zeros(start.shape)
+    for t, g in enumerate(grads, start=1):
+        m = B1 * m + (1 - B1) * g
+        v = B2 * v + (1 - B2) * g**2
+        w = w - lr * np.sqrt(1 - B2**t) / (1 - B1**t) * m / (np.sqrt(v) + EPS)
+    return w
+
+
+def test_fused_adam_is_adam_to_float32_precision():
+    rng = np.random.default_rng(0)
+    start, grads = rng.normal(size=(50, 4)), rng.normal(size=(20, 50, 4))
+    grads *= 10 ** rng.uniform(-6, 0, size=(20, 1, 1))  # small and large gradients
+    results = {}
+    for optimizer in (Adam(LR), keras.optimizers.Adam(LR)):
+        var = tf.Variable(start.astype("float32"))
+        for g in grads:
+            optimizer.apply([tf.constant(g, "float32")], [var])
+        results[type(optimizer).__module__] = var.numpy()
+    exact = adam_steps(start, grads)
+    ours, theirs = results["mtl_lib.optimizers"], results["keras.src.optimizers.adam"]
+    np.testing.assert_allclose(ours, exact, rtol=1e-5, atol=1e-6)
+    # As close to Keras's Adam as Keras's is to the exact update: float32 rounding apart.
+    assert np.abs(ours - theirs).max() <= 2 * np.abs(theirs - exact).max()
+    assert not np.array_equal(ours, theirs)  # 1 - beta in float32: not the same bits
+
+
+def test_fused_adam_sums_a_sparse_gradient_like_its_dense_form():
+    """An embedding row looked up twice in a batch gets the sum of its two gradients."""
+    table = np.arange(12, dtype="float32").reshape(6, 2) / 10
+    rows, grads = [1, 1, 3], np.array([[1, 2], [3, 4], [5, 6]], "float32")
+    dense = np.zeros_like(table)
+    np.add.at(dense, rows, grads)
+    sparse_var, dense_var = tf.Variable(table), tf.Variable(table)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(sparse_var, rows) * grads)
+    gradient = tape.gradient(loss, sparse_var)
+    assert isinstance(gradient, tf.IndexedSlices)
+    Adam(LR).apply([gradient], [sparse_var])
+    Adam(LR).apply([tf.constant(dense)], [dense_var])
+    np.testing.assert_array_equal(sparse_var.numpy(), dense_var.numpy())
+    np.testing.assert_allclose(sparse_var.numpy(), adam_steps(table, dense[None]), rtol=1e-6)
+
+
+def test_fused_adam_leaves_amsgrad_and_weight_decay_to_keras():
+    rng = np.random.default_rng(1)
+    start, grads = rng.normal(size=(4, 3)), rng.normal(size=(3, 4, 3))
+    for settings in ({"amsgrad": True}, {"weight_decay": 0.01}):
+        results = []
+        for optimizer in (Adam(LR, **settings), keras.optimizers.Adam(LR, **settings)):
+            var = tf.Variable(start.astype("float32"))
+            for g in grads:
+                optimizer.apply([tf.constant(g, "float32")], [var])
+            results.append(var.numpy())
+        np.testing.assert_array_equal(*results)
+
+
+def test_dense_weights_train_exactly_as_the_fused_adam():
     rng = np.random.default_rng(0)
     start, grads = rng.normal(size=(4, 3)), rng.normal(size=(3, 4, 3))
     results = []
-    for optimizer in (LazyAdam(LR), keras.optimizers.Adam(LR)):
+    for optimizer in (LazyAdam(LR), Adam(LR)):
         var = tf.Variable(start.astype("float32"))
         for g in grads:
             optimizer.apply([tf.constant(g, "float32")], [var])
@@ -78,6 +136,19 @@ def test_a_model_trains_with_it_and_saves_with_its_state(round_trip):
         np.testing.assert_array_equal(
             loaded.predict(features, verbose=0)[step], model.predict(features, verbose=0)[step]
         )
+
+
+def test_the_default_is_the_fused_adam_and_saves_with_its_state(round_trip):
+    gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
+    schema, frame = gen.schema, gen.sample(1000, stream=0)
+    mtl.train.set_seed(0)
+    model = mtl.train.compile_model(mtl.models.build_esmm(schema), schema.steps)
+    assert type(model.optimizer) is Adam
+    mtl.train.fit(model, mtl.data.make_dataset(frame, schema, batch_size=256), epochs=1)
+    loaded = round_trip(model)
+    assert type(loaded.optimizer) is Adam
+    for ours, theirs in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(ours, theirs)  # the step count and both moments
 
 
 def test_bad_choices_are_refused():

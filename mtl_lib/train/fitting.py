@@ -51,7 +51,8 @@ def compile_model(
             then see a batch end every that many steps. Default: `STEPS_PER_EXECUTION`,
             or 1 inside a `tf.distribute` strategy's scope, where Keras 3.15's multi-step
             function fails ("You must feed a value for placeholder tensor").
-        optimizer: `"adam"` (Keras's), `"lazy_adam"` (`mtl_lib.optimizers.LazyAdam`:
+        optimizer: `"adam"` (`mtl_lib.optimizers.Adam`: Keras's Adam as one fused
+            kernel per weight), `"lazy_adam"` (`mtl_lib.optimizers.LazyAdam`:
             a step updates only the embedding rows its batch touches, which pays off
             with tables of millions of rows), or an optimizer instance (then
             `learning_rate` is not used).
