@@ -7,6 +7,11 @@ checks its input (equal column lengths, ids within `0..n`, finite K values) and 
 neither Keras nor `mtl_lib` to run: TensorFlow Serving, or any TensorFlow program, can
 load it.
 
+A signature's input names must be Python identifiers. A field named otherwise (Ali-CCP's
+`101`, `109_14`) is served as `f_` and its name with other characters as `_`
+(`signature_name`: `f_101`); `assets.extra/funnel.json` records the mapping, and
+`mtl.serving.load` takes the data's own names.
+
 path = mtl.serving.export_saved_model(model, schema, "out/esmm")
 served = mtl.serving.load("out/esmm")                  # checks columns, returns NumPy
 probabilities = served({"user_id": [3, 14], ...})      # {"click": (2,), "apply": (2,)}
@@ -15,6 +20,7 @@ probabilities = served({"user_id": [3, 14], ...})      # {"click": (2,), "apply"
 from __future__ import annotations
 
 import json
+import keyword
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,14 +37,46 @@ SIGNATURE = "serving_default"
 """The signature TensorFlow Serving calls by default."""
 
 FUNNEL_FILE = Path("assets.extra") / "funnel.json"
-"""Written beside the SavedModel: the steps in funnel order and the feature columns in file
-order (a signature's outputs come back sorted by name)."""
+"""Written beside the SavedModel: the steps in funnel order, the feature columns in file
+order (a signature's outputs come back sorted by name) and each column's signature name."""
+
+
+def signature_name(field: str) -> str:
+    """The name a field's column has in the serving signature (`"101"` → `"f_101"`).
+
+    Its own name if that is a Python identifier, else `f_` and the name with any other
+    character as `_`: TensorFlow would rename it otherwise (to `arg_101`), with a warning.
+    """
+    if field.isidentifier() and not keyword.iskeyword(field):
+        return field
+    return "f_" + re.sub(r"\W", "_", field)
+
+
+def signature_names(schema: Schema) -> dict[str, str]:
+    """Field name → its signature name, for every field of `schema`.
+
+    Raises:
+        ValueError: if two fields would get the same signature name.
+    """
+    names = {f.name: signature_name(f.name) for f in schema.fields}
+    taken: dict[str, str] = {}
+    for field, name in names.items():
+        if name in taken:
+            raise ValueError(
+                f"fields {taken[name]!r} and {field!r} would both be served as {name!r}; "
+                "rename one of them"
+            )
+        taken[name] = field
+    return names
 
 
 def input_signature(schema: Schema) -> dict[str, tf.TensorSpec]:
-    """The served inputs: field name → `TensorSpec((None,))`, int64 for C/D, float32 for K."""
+    """The served inputs: signature name → `TensorSpec((None,))`, int64 for C/D, float32 for K."""
+    names = signature_names(schema)
     return {
-        f.name: tf.TensorSpec((None,), tf.int64 if f.embedded else tf.float32, name=f.name)
+        names[f.name]: tf.TensorSpec(
+            (None,), tf.int64 if f.embedded else tf.float32, name=names[f.name]
+        )
         for f in schema.fields
     }
 
@@ -89,8 +127,10 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
     sizes = {f.name: int(f.size) for f in schema.fields if f.embedded}
     ids, values = [f.name for f in schema.embedded_fields], list(schema.numeric_names)
     steps = schema.steps
+    served_as = signature_names(schema)
 
-    def serve(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    def serve(signature_inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        features = {name: signature_inputs[served_as[name]] for name in schema.feature_names}
         rows = tf.shape(features[schema.feature_names[0]])[0]
         checks = []
         for name, column in features.items():
@@ -136,7 +176,7 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
     path = Path(path)
     archive.write_out(str(path), verbose=False)
     (path / FUNNEL_FILE).parent.mkdir(exist_ok=True)
-    funnel = {"steps": list(steps), "features": list(schema.feature_names)}
+    funnel = {"steps": list(steps), "features": list(schema.feature_names), "inputs": served_as}
     (path / FUNNEL_FILE).write_text(json.dumps(funnel, indent=1) + "\n")
     return path
 
@@ -154,10 +194,14 @@ class ServedModel:
         if SIGNATURE not in self._loaded.signatures:
             raise ValueError(f"{self.path}: no {SIGNATURE!r} signature in this SavedModel")
         self._fn = self._loaded.signatures[SIGNATURE]
-        self.inputs: dict[str, tf.TensorSpec] = dict(self._fn.structured_input_signature[1])
-        steps = tuple(self._fn.structured_outputs)
+        specs = dict(self._fn.structured_input_signature[1])
+        steps, served_as = tuple(self._fn.structured_outputs), {n: n for n in specs}
         if (self.path / FUNNEL_FILE).is_file():
-            steps = tuple(json.loads((self.path / FUNNEL_FILE).read_text())["steps"])
+            funnel = json.loads((self.path / FUNNEL_FILE).read_text())
+            steps, served_as = tuple(funnel["steps"]), funnel.get("inputs", served_as)
+        self._served_as: dict[str, str] = served_as
+        self.inputs: dict[str, tf.TensorSpec] = {n: specs[s] for n, s in served_as.items()}
+        """The columns it takes, by the data's names (`101`, not `f_101`)."""
         self.steps: tuple[str, ...] = steps
         """The served steps, in funnel order."""
 
@@ -187,7 +231,7 @@ class ServedModel:
                 raise ValueError(
                     f"{self.path}: feature {name!r} must be a 1-D column, got shape {column.shape}"
                 )
-            tensors[name] = tf.constant(column, dtype=spec.dtype)
+            tensors[self._served_as[name]] = tf.constant(column, dtype=spec.dtype)
         try:
             outputs = self._fn(**tensors)
         except tf.errors.InvalidArgumentError as error:

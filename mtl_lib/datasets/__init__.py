@@ -10,10 +10,16 @@
 - `mtl_lib.datasets.aliccp`: Ali-CCP, the ESMM paper's click → purchase data, converted
   from the released raw files into a data folder, streaming and resumable
   (`convert_aliccp`).
+- `mtl_lib.datasets.aliccp_files`: Ali-CCP from the processed files users hold (the AITM
+  authors', torch-rechub's) or from the converter's folder, the format recognised by its
+  files (`load_aliccp`).
+- `mtl_lib.datasets.encoding`: category codes to ids fitted on training rows
+  (`Vocabulary`), and cell-by-cell checked numbers, shared by the loaders.
 """
 
-from mtl_lib.datasets import aliccp, aliexpress, census
+from mtl_lib.datasets import aliccp, aliccp_files, aliexpress, census, encoding
 from mtl_lib.datasets.aliccp import AliCCPReport, convert_aliccp
+from mtl_lib.datasets.aliccp_files import load_aliccp
 from mtl_lib.datasets.aliexpress import load_aliexpress
 from mtl_lib.datasets.census import load_census, place_local_copy
 from mtl_lib.datasets.splits import TEST_STREAM, Splits
@@ -23,9 +29,12 @@ __all__ = [
     "AliCCPReport",
     "Splits",
     "aliccp",
+    "aliccp_files",
     "aliexpress",
     "census",
     "convert_aliccp",
+    "encoding",
+    "load_aliccp",
     "load_aliexpress",
     "load_census",
     "place_local_copy",

@@ -39,8 +39,7 @@ country needs a few GB of memory, and about twice that while the training file i
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +47,7 @@ import pandas as pd
 
 from mtl_lib.data.schema import Field, Schema
 from mtl_lib.data.validate import read_header
+from mtl_lib.datasets.encoding import Vocabulary, checked_numbers
 from mtl_lib.datasets.splits import Splits
 
 COUNTRIES = ("NL", "ES", "FR", "US", "RU")
@@ -196,9 +196,9 @@ def _check_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> dict[str, n
     def where(column: str, position: int) -> str:
         return _where(path, column, first_row + position)
 
-    out = {SEARCH_ID: _numbers(chunk[SEARCH_ID], where, integer=True)}
+    out = {SEARCH_ID: checked_numbers(chunk[SEARCH_ID], where, _RULES, integer=True)}
     for c in CATEGORICAL:
-        codes = _numbers(chunk[c], where, integer=True)
+        codes = checked_numbers(chunk[c], where, _RULES, integer=True)
         # MTReclib sizes a table by the largest code: codes are small, int32 holds them.
         big = np.flatnonzero((codes < _INT32.min) | (codes > _INT32.max))
         if big.size:
@@ -208,9 +208,9 @@ def _check_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> dict[str, n
             )
         out[c] = codes.astype(np.int32)
     for c in NUMERICAL:
-        out[c] = _numbers(chunk[c], where, integer=False).astype(np.float32)
+        out[c] = checked_numbers(chunk[c], where, _RULES, integer=False).astype(np.float32)
     for step in STEPS:
-        labels = _numbers(chunk[step], where, integer=True)
+        labels = checked_numbers(chunk[step], where, _RULES, integer=True)
         bad = np.flatnonzero((labels != 0) & (labels != 1))
         if bad.size:
             value = labels[bad[0]].item()
@@ -220,89 +220,6 @@ def _check_chunk(chunk: pd.DataFrame, path: Path, first_row: int) -> dict[str, n
             )
         out[step] = labels.astype(np.int8)
     return out
-
-
-def _numbers(column: pd.Series, where: Callable[[str, int], str], *, integer: bool) -> np.ndarray:
-    """A column's values (int64 if `integer`, else float64), raising on the first bad cell."""
-    dtype = column.dtype
-    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return column.to_numpy(np.int64)  # parsed as integers: nothing can be wrong
-    text = column.astype(str) if pd.api.types.is_bool_dtype(dtype) else column
-    missing = column.isna().to_numpy()
-    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-    finite = np.isfinite(values)
-    bad = ~finite
-    if integer:
-        bad |= finite & (values != np.floor(np.where(finite, values, 0.0)))
-    if bad.any():
-        position = int(np.flatnonzero(bad)[0])
-        value = column.iloc[position]
-        value = value.item() if isinstance(value, np.generic) else value
-        if missing[position]:
-            problem = "empty or missing value"
-        elif np.isnan(values[position]):
-            problem = f"value {value!r} is not a number"
-        elif not finite[position]:
-            problem = f"value {value!r} is not finite"
-        else:
-            problem = f"value {value!r} is not an integer"
-        count = int(bad.sum())
-        more = f" ({count} bad cells in this column of the chunk)" if count > 1 else ""
-        name = str(column.name)
-        raise ValueError(f"{where(name, position)}: {problem}; expected {_RULES[name]}{more}")
-    return values.astype(np.int64) if integer else values
-
-
-# ---------------------------------------------------------------------------- encoding
-@dataclass(frozen=True)
-class Vocabulary:
-    """Ids of the category codes, fitted on training rows.
-
-    A column's kept codes (seen at least `min_count` times) get ids `1..n` in increasing
-    order of the code; any other code (rare, or unseen in training) gets id 0.
-
-    Attributes:
-        codes: Column → its kept codes, sorted, int64 `(n,)`.
-        min_count: The least number of training rows a code needs to keep its own id.
-    """
-
-    codes: dict[str, np.ndarray]
-    min_count: int = 1
-
-    @classmethod
-    def fit(
-        cls, frame: pd.DataFrame, columns: Sequence[str] = CATEGORICAL, min_count: int = 1
-    ) -> Vocabulary:
-        """Learn the kept codes of `columns` from the raw training rows of `frame`.
-
-        Raises:
-            ValueError: if `min_count` is below 1.
-        """
-        if isinstance(min_count, bool) or min_count < 1:
-            raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
-        codes = {}
-        for name in columns:
-            values, counts = np.unique(frame[name].to_numpy(np.int64), return_counts=True)
-            codes[name] = values[counts >= min_count]
-        return cls(codes, min_count)
-
-    @property
-    def fields(self) -> tuple[Field, ...]:
-        """One C `Field` per column; its size is its number of kept codes (at least 1)."""
-        # A column without a kept code still gets size 1 (a table of ids 0 and 1, id 1
-        # unused): a schema's C field needs at least one category.
-        return tuple(Field(name, "C", max(len(kept), 1)) for name, kept in self.codes.items())
-
-    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The ids of every column of `frame`'s raw codes: int32 `(rows, columns)`."""
-        out = {}
-        for name, kept in self.codes.items():
-            raw = frame[name].to_numpy(np.int64)
-            index = np.searchsorted(kept, raw)
-            found = index < len(kept)
-            found[found] = kept[index[found]] == raw[found]
-            out[name] = np.where(found, index + 1, 0).astype(np.int32)
-        return pd.DataFrame(out, index=frame.index)
 
 
 def load_aliexpress(

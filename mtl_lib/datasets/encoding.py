@@ -1,0 +1,114 @@
+"""Encoding raw columns checked cell by cell: category codes to ids, text to numbers.
+
+Shared by the real data sets' loaders (AliExpress, processed Ali-CCP): a bad cell is
+reported by the file, column and row a caller's `where` names; category codes are re-indexed
+on the training rows, an unseen or rare code becoming id 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mtl_lib.data.schema import Field
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Ids of the category codes, fitted on training rows.
+
+    A column's kept codes (seen at least `min_count` times) get ids `1..n` in increasing
+    order of the code; any other code (rare, or unseen in training) gets id 0.
+
+    Attributes:
+        codes: Column → its kept codes, sorted, int64 `(n,)`.
+        min_count: The least number of training rows a code needs to keep its own id.
+    """
+
+    codes: dict[str, np.ndarray]
+    min_count: int = 1
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, columns: Sequence[str], min_count: int = 1) -> Vocabulary:
+        """Learn the kept codes of `columns` from the raw training rows of `frame`.
+
+        Raises:
+            ValueError: if `min_count` is below 1.
+        """
+        if isinstance(min_count, bool) or min_count < 1:
+            raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+        codes = {}
+        for name in columns:
+            values, counts = np.unique(frame[name].to_numpy(np.int64), return_counts=True)
+            codes[name] = values[counts >= min_count]
+        return cls(codes, min_count)
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """One C `Field` per column; its size is its number of kept codes (at least 1)."""
+        # A column without a kept code still gets size 1 (a table of ids 0 and 1, id 1
+        # unused): a schema's C field needs at least one category.
+        return tuple(Field(name, "C", max(len(kept), 1)) for name, kept in self.codes.items())
+
+    def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The ids of every column of `frame`'s raw codes: int32 `(rows, columns)`."""
+        out = {}
+        for name, kept in self.codes.items():
+            raw = frame[name].to_numpy(np.int64)
+            index = np.searchsorted(kept, raw)
+            found = index < len(kept)
+            found[found] = kept[index[found]] == raw[found]
+            out[name] = np.where(found, index + 1, 0).astype(np.int32)
+        return pd.DataFrame(out, index=frame.index)
+
+
+def checked_numbers(
+    column: pd.Series,
+    where: Callable[[str, int], str],
+    rules: Mapping[str, str],
+    *,
+    integer: bool,
+) -> np.ndarray:
+    """A column's values (int64 if `integer`, else float64), raising on the first bad cell.
+
+    Args:
+        column: One column of a chunk of a file, as pandas parsed it.
+        where: `(column name, position in the chunk)` → where that is, in words (the file,
+            the column, the row and line).
+        rules: Column name → what a cell of it should be, for the message.
+        integer: Whether the values must be integers.
+
+    Raises:
+        ValueError: at the first empty, non-numeric, non-finite or (if `integer`)
+            non-integer cell, naming where it is, its value and what was expected.
+    """
+    dtype = column.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return column.to_numpy(np.int64)  # parsed as integers: nothing can be wrong
+    text = column.astype(str) if pd.api.types.is_bool_dtype(dtype) else column
+    missing = column.isna().to_numpy()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    finite = np.isfinite(values)
+    bad = ~finite
+    if integer:
+        bad |= finite & (values != np.floor(np.where(finite, values, 0.0)))
+    if bad.any():
+        position = int(np.flatnonzero(bad)[0])
+        value = column.iloc[position]
+        value = value.item() if isinstance(value, np.generic) else value
+        if missing[position]:
+            problem = "empty or missing value"
+        elif np.isnan(values[position]):
+            problem = f"value {value!r} is not a number"
+        elif not finite[position]:
+            problem = f"value {value!r} is not finite"
+        else:
+            problem = f"value {value!r} is not an integer"
+        count = int(bad.sum())
+        more = f" ({count} bad cells in this column of the chunk)" if count > 1 else ""
+        name = str(column.name)
+        raise ValueError(f"{where(name, position)}: {problem}; expected {rules[name]}{more}")
+    return values.astype(np.int64) if integer else values
