@@ -30,6 +30,10 @@ on every task with weight 1, no regularization (DeepCTR's `l2_reg_embedding` is 
 TensorFlow's intra- and inter-op threads, oneDNN off and op determinism off in both (the
 project's defaults on a CPU), and XLA off in both (the default a user gets) or, with `--xla`,
 on in both (`jit_compile=True`; the table then goes to `benchmarks/out/deepctr-xla.md`).
+mtl_lib trains with Keras 3's Adam, the project's default, or with `--adam exact` with
+`mtl_lib.optimizers.Adam`: Adam proper on embedding rows that a batch looks up more than
+once, as `tf_keras`'s Adam (so DeepCTR's) is (the table then goes to
+`benchmarks/out/deepctr-exact-adam.md`, or `deepctr-xla-exact-adam.md`).
 What is each library's own: initializers (DeepCTR draws embeddings from N(0, 1e-4²) and
 gives every dense network the same seed, so its experts start identical; mtl_lib uses
 Keras's defaults), gate biases (DeepCTR's gates have none), the input pipeline (mtl_lib:
@@ -202,7 +206,12 @@ def _timed_predictions(predict: Any) -> tuple[dict[str, Any], float, float]:
 
 
 def run_mtl_lib(
-    model_name: str, meta: dict, train_rows: int | None, epochs: int, xla: bool = False
+    model_name: str,
+    meta: dict,
+    train_rows: int | None,
+    epochs: int,
+    xla: bool = False,
+    adam: str = "keras",
 ) -> dict:
     """Train and time this project's model; return the measurements and predictions.
 
@@ -212,6 +221,8 @@ def run_mtl_lib(
         train_rows: Train on the first rows only (`None`: all).
         epochs: Passes over the training split, the first one timed apart.
         xla: Compile with XLA (`jit_compile=True`).
+        adam: `"keras"` (Keras 3's Adam, the project's default) or `"exact"`
+            (`mtl_lib.optimizers.Adam`).
 
     Returns:
         Epoch seconds, prediction seconds, parameters, memory, versions and the test
@@ -252,7 +263,10 @@ def run_mtl_lib(
             tower_units=TOWER_UNITS,
             **common,
         )
-    mtl.train.compile_model(model, steps, learning_rate=LEARNING_RATE, jit_compile=xla)
+    optimizer = mtl.optimizers.Adam(LEARNING_RATE) if adam == "exact" else "adam"
+    mtl.train.compile_model(
+        model, steps, learning_rate=LEARNING_RATE, optimizer=optimizer, jit_compile=xla
+    )
     data = mtl.data.make_dataset(
         train, schema, batch_size=BATCH_SIZE, shuffle=True, seed=SEED, validate=False
     )
@@ -371,13 +385,17 @@ def run_deepctr(
     }
 
 
-def run_case(library: str, model_name: str, train_rows: int | None, epochs: int, xla: bool) -> None:
+def run_case(
+    library: str, model_name: str, train_rows: int | None, epochs: int, xla: bool, adam: str
+) -> None:
     """Run one case in this process; save its predictions and print its measurements."""
     import numpy as np
 
     meta = json.loads((CACHE / "meta.json").read_text())
-    run = run_mtl_lib if library == "mtl_lib" else run_deepctr
-    result = run(model_name, meta, train_rows, epochs, xla)
+    if library == "mtl_lib":
+        result = run_mtl_lib(model_name, meta, train_rows, epochs, xla, adam)
+    else:  # tf_keras's Adam: exact on repeated rows already
+        result = run_deepctr(model_name, meta, train_rows, epochs, xla)
     predictions = result.pop("predictions")
     np.savez(CACHE / f"pred_{library}_{model_name}.npz", **predictions)
     result.update(
@@ -393,7 +411,13 @@ def run_case(library: str, model_name: str, train_rows: int | None, epochs: int,
 
 # ------------------------------------------------------------------------------- driver
 def _child(
-    library: str, model_name: str, python: Path, train_rows: int | None, epochs: int, xla: bool
+    library: str,
+    model_name: str,
+    python: Path,
+    train_rows: int | None,
+    epochs: int,
+    xla: bool,
+    adam: str,
 ) -> dict:
     """Run one case in a fresh process of the library's interpreter; return its result."""
     env = dict(
@@ -410,6 +434,7 @@ def _child(
         command += ["--train-rows", str(train_rows)]
     if xla:
         command.append("--xla")
+    command += ["--adam", adam]
     done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(RESULT)]
     if done.returncode or not lines:
@@ -565,10 +590,16 @@ def main() -> None:
     parser.add_argument(
         "--xla", action="store_true", help="both libraries compile with XLA (jit_compile=True)"
     )
+    parser.add_argument(
+        "--adam",
+        choices=("keras", "exact"),
+        default="keras",
+        help="mtl_lib's optimizer: Keras 3's Adam (the default) or mtl_lib.optimizers.Adam",
+    )
     parser.add_argument("--case", nargs=2, metavar=("LIBRARY", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:  # a child process: one library, one model
-        run_case(*args.case, args.train_rows, args.epochs, args.xla)
+        run_case(*args.case, args.train_rows, args.epochs, args.xla, args.adam)
         return
     if "deepctr" in args.libraries and not args.deepctr_python.exists():
         sys.exit(f"{args.deepctr_python} not found: run `make benchmark-deepctr` to create it")
@@ -583,7 +614,9 @@ def main() -> None:
         for repeat in range(args.repeats):  # the libraries alternate, so both share the load
             for library in args.libraries:
                 python = Path(sys.executable) if library == "mtl_lib" else args.deepctr_python
-                result = _child(library, model_name, python, args.train_rows, args.epochs, args.xla)
+                result = _child(
+                    library, model_name, python, args.train_rows, args.epochs, args.xla, args.adam
+                )
                 if "error" in result:
                     errors.append(f"{model_name}/{library} failed:\n\n```\n{result['error']}\n```")
                 else:
@@ -603,8 +636,13 @@ def main() -> None:
         f"{NUM_EXPERTS} experts {EXPERT_UNITS}; PLE {PLE_LEVELS} levels of {PLE_TASK_EXPERTS} "
         f"task + {PLE_SHARED_EXPERTS} shared experts {EXPERT_UNITS}; towers {TOWER_UNITS}; "
         f"predict batch {PREDICT_BATCH}. {THREADS} intra- and inter-op threads, oneDNN off, "
-        f"op determinism off, {'XLA' if args.xla else 'no XLA (the default)'}, seed {SEED}. "
-        f"Each case ran {args.repeats}× in a fresh process, "
+        f"op determinism off, {'XLA' if args.xla else 'no XLA (the default)'}, seed {SEED}, "
+        + (
+            "mtl_lib with mtl_lib.optimizers.Adam (exact on repeated embedding rows). "
+            if args.adam == "exact"
+            else "mtl_lib with Keras 3's Adam (the default). "
+        )
+        + f"Each case ran {args.repeats}× in a fresh process, "
         "the libraries alternating; each speed is the median over the processes (range in "
         "brackets) of a process's fastest epoch after the first (train) or fastest of "
         f"{PREDICT_REPEATS} passes after a first (predict); peak MiB the largest. "
@@ -616,10 +654,9 @@ def main() -> None:
     rows = [summarize(case) for case in runs.values()]
     text = markdown(rows, settings, errors)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / ("deepctr-xla.md" if args.xla else "deepctr.md")).write_text(text)
-    (CACHE / ("results-xla.json" if args.xla else "results.json")).write_text(
-        json.dumps(runs_as_list(runs), indent=1)
-    )
+    suffix = ("-xla" if args.xla else "") + ("-exact-adam" if args.adam == "exact" else "")
+    (OUT / f"deepctr{suffix}.md").write_text(text)
+    (CACHE / f"results{suffix}.json").write_text(json.dumps(runs_as_list(runs), indent=1))
     print(text)
 
 

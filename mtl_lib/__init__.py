@@ -10,8 +10,9 @@ Modules, by concept (dependencies point down the list):
 - `mtl_lib.layers`: Keras 3 layers (field embedding, MLP, label-order penalty, AIT, experts).
 - `mtl_lib.models`: functional builders, outputs keyed by step (task) name.
 - `mtl_lib.losses`: objectives beyond a cross-entropy per step (ESCM²'s and DCMT's).
-- `mtl_lib.optimizers`: `Adam` (Keras's, one fused kernel per weight: the default) and
-  `LazyAdam`, Adam that updates only the embedding rows a batch uses.
+- `mtl_lib.optimizers`: `Adam` (Adam proper on embedding rows a batch repeats, where
+  Keras 3's is not; one fused kernel per weight) and `LazyAdam`, Adam that updates only the
+  embedding rows a batch uses.
 - `mtl_lib.train`: seeding, compiling, training (on one device or under a `tf.distribute`
   strategy) and predicting.
 - `mtl_lib.serving`: export a trained model as a SavedModel of raw feature columns.

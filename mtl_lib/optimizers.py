@@ -1,4 +1,4 @@
-"""Adam as one fused kernel per weight, and Adam that touches only the rows a batch uses."""
+"""Optimizers for embedding tables: Adam proper, and Adam that updates only the rows used."""
 
 from __future__ import annotations
 
@@ -10,25 +10,28 @@ from mtl_lib.layers.core import PACKAGE
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Adam(keras.optimizers.Adam):
-    """Keras's Adam, each weight updated by one fused kernel: the project's default.
+    """Adam, also on an embedding row that a batch looks up more than once; one fused kernel.
 
-    Keras 3 writes Adam's update as about a dozen separate tensor operations per weight,
-    and converts the sparse gradient of an embedding table to a dense one twice per step
-    (once for each moment). On the small models of this project those operations, not the
-    arithmetic, are what a step spends: this class applies the same update with
-    TensorFlow's fused kernel (`ResourceApplyAdam`, the one `tf_keras`'s Adam and so
-    DeepCTR use), a sparse gradient made dense once. For a weight w with gradient g at
-    step t:
+    Keras 3's Adam is not Adam on such a row: it squares a sparse gradient's per-lookup
+    values before their repeats are summed (`keras.ops.square` on a `tf.IndexedSlices`),
+    so a row looked up k times with gradient g gets the second moment of k g² instead of
+    (k g)², and moves up to √k times Adam's step (tested). `tf_keras`'s Adam (so
+    DeepCTR's), PyTorch's and `LazyAdam` sum the repeats first; so does this class, which
+    then applies, for a weight w with (summed) gradient g at step t,
 
         m ← m + (1 − β₁)(g − m)
         v ← v + (1 − β₂)(g² − v)
         w ← w − lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m / (√v + ε)
 
-    the update of `keras.optimizers.Adam`, to the last bits but one: the kernel computes
-    1 − β in float32 where Keras computes it in Python, so the two agree to about 1e-7
-    relative per step (tested), not bit for bit. A training step of a small multi-task
-    model takes less CPU time, and tracing it less wall time (one operation per weight
-    to trace instead of a dozen): the README's *Against DeepCTR* has the numbers.
+    with TensorFlow's fused kernel (`ResourceApplyAdam`, the one `tf_keras` uses): one
+    operation per weight to trace and run instead of Keras's dozen, and a sparse gradient
+    made dense once instead of twice. On dense weights it is Keras's update to float32
+    precision (the kernel computes 1 − β in float32, Keras in Python), not bit for bit.
+
+    The project's default (`compile_model`'s `"adam"`) is still Keras's Adam, which every
+    notebook was trained with: making this class the default moves their trained results
+    beyond last-bit noise, so it waits for the re-execution of every notebook. The
+    README's *Adam on embedding tables* has the measurements.
 
     Args:
         learning_rate, beta_1, beta_2, epsilon, **kwargs: As `keras.optimizers.Adam`.
@@ -61,7 +64,7 @@ class Adam(keras.optimizers.Adam):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LazyAdam(Adam):
+class LazyAdam(keras.optimizers.Adam):
     """Adam whose sparse updates read and write only the rows a batch touches.
 
     Keras 3's Adam treats the gradient of an embedding table as dense: at every step it
@@ -77,8 +80,8 @@ class LazyAdam(Adam):
         w_i ← w_i − lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m_i / (√v_i + ε)
 
     and rows the batch does not touch keep their weights and their moments. Dense
-    gradients (every other weight) get `Adam`'s fused step, so a model without an
-    embedding table trains exactly as with `Adam`. The two differ only
+    gradients (every other weight) get Keras's Adam unchanged, so a model without an
+    embedding table trains exactly as with `keras.optimizers.Adam`. The two differ only
     on rows a step skips: plain Adam keeps moving them with their decaying momentum.
 
     Args:
@@ -130,14 +133,14 @@ class LazyAdam(Adam):
 
 
 def get(name: str | keras.optimizers.Optimizer, learning_rate: float) -> keras.optimizers.Optimizer:
-    """An optimizer by name: `"adam"` (`Adam`, fused) or `"lazy_adam"` (`LazyAdam`), or as given.
+    """An optimizer by name: `"adam"` (Keras's) or `"lazy_adam"` (`LazyAdam`), or as given.
 
     Raises:
         ValueError: for any other name.
     """
     if isinstance(name, keras.optimizers.Optimizer):
         return name
-    known = {"adam": Adam, "lazy_adam": LazyAdam}
+    known = {"adam": keras.optimizers.Adam, "lazy_adam": LazyAdam}
     if name not in known:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(known)}")
     return known[name](learning_rate)

@@ -92,6 +92,24 @@ def test_fused_adam_sums_a_sparse_gradient_like_its_dense_form():
     np.testing.assert_allclose(sparse_var.numpy(), adam_steps(table, dense[None]), rtol=1e-6)
 
 
+def test_keras_adam_steps_a_row_looked_up_k_times_by_sqrt_k_and_ours_by_lr():
+    """Why `mtl_lib.optimizers.Adam` exists: Keras 3's Adam squares a sparse gradient's
+    per-lookup values before their duplicates are summed (`ops.square` on a
+    `tf.IndexedSlices`), so a row looked up k times with gradient g gets v from k g², not
+    (k g)²: its first step is √k lr instead of Adam's lr. If Keras fixes it, this fails.
+    """
+    k, table = 4, np.zeros((3, 2), "float32")
+    moved = {}
+    for name, optimizer in (("keras", keras.optimizers.Adam(LR)), ("ours", Adam(LR))):
+        var = tf.Variable(table)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.gather(var, [1] * k))  # every lookup's gradient is 1
+        optimizer.apply([tape.gradient(loss, var)], [var])
+        moved[name] = -var.numpy()[1]
+    np.testing.assert_allclose(moved["ours"], LR, rtol=1e-5)  # Adam's first step: lr
+    np.testing.assert_allclose(moved["keras"], np.sqrt(k) * LR, rtol=1e-5)
+
+
 def test_fused_adam_leaves_amsgrad_and_weight_decay_to_keras():
     rng = np.random.default_rng(1)
     start, grads = rng.normal(size=(4, 3)), rng.normal(size=(3, 4, 3))
@@ -105,11 +123,11 @@ def test_fused_adam_leaves_amsgrad_and_weight_decay_to_keras():
         np.testing.assert_array_equal(*results)
 
 
-def test_dense_weights_train_exactly_as_the_fused_adam():
+def test_dense_weights_train_exactly_as_keras_adam():
     rng = np.random.default_rng(0)
     start, grads = rng.normal(size=(4, 3)), rng.normal(size=(3, 4, 3))
     results = []
-    for optimizer in (LazyAdam(LR), Adam(LR)):
+    for optimizer in (LazyAdam(LR), keras.optimizers.Adam(LR)):
         var = tf.Variable(start.astype("float32"))
         for g in grads:
             optimizer.apply([tf.constant(g, "float32")], [var])
@@ -138,12 +156,15 @@ def test_a_model_trains_with_it_and_saves_with_its_state(round_trip):
         )
 
 
-def test_the_default_is_the_fused_adam_and_saves_with_its_state(round_trip):
+def test_the_fused_adam_trains_a_model_and_saves_with_its_state(round_trip):
     gen = mtl.synthetic.FunnelGenerator(("click", "purchase"), seed=3)
     schema, frame = gen.schema, gen.sample(1000, stream=0)
     mtl.train.set_seed(0)
-    model = mtl.train.compile_model(mtl.models.build_esmm(schema), schema.steps)
+    model = mtl.train.compile_model(
+        mtl.models.build_esmm(schema), schema.steps, optimizer=Adam(1e-3)
+    )
     assert type(model.optimizer) is Adam
+    assert type(mtl.optimizers.get("adam", 1e-3)) is keras.optimizers.Adam  # still the default
     mtl.train.fit(model, mtl.data.make_dataset(frame, schema, batch_size=256), epochs=1)
     loaded = round_trip(model)
     assert type(loaded.optimizer) is Adam

@@ -51,11 +51,11 @@ def compile_model(
             then see a batch end every that many steps. Default: `STEPS_PER_EXECUTION`,
             or 1 inside a `tf.distribute` strategy's scope, where Keras 3.15's multi-step
             function fails ("You must feed a value for placeholder tensor").
-        optimizer: `"adam"` (`mtl_lib.optimizers.Adam`: Keras's Adam as one fused
-            kernel per weight), `"lazy_adam"` (`mtl_lib.optimizers.LazyAdam`:
-            a step updates only the embedding rows its batch touches, which pays off
-            with tables of millions of rows), or an optimizer instance (then
-            `learning_rate` is not used).
+        optimizer: `"adam"` (Keras's; `mtl_lib.optimizers.Adam()` is Adam proper on
+            embedding rows a batch repeats, and faster), `"lazy_adam"`
+            (`mtl_lib.optimizers.LazyAdam`: a step updates only the embedding rows its
+            batch touches, which pays off with tables of millions of rows), or an
+            optimizer instance (then `learning_rate` is not used).
         jit_compile: Compile the train, test and predict functions with XLA. A training
             step then runs faster on a CPU, but compiling costs seconds more per model,
             and again for each new batch shape (a short last batch): it pays for long
