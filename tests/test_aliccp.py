@@ -11,6 +11,7 @@ import gzip
 import importlib.util
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -283,6 +284,45 @@ def test_resume_after_interruptions_gives_identical_files(random_raw, random_out
         name = f"{split}.csv.gz"
         assert (out / name).read_bytes() == (clean / name).read_bytes()
     assert report.rows == clean_report.rows and report.vocabulary == clean_report.vocabulary
+
+
+def archive(raw, folder, name, members):
+    """A `.tar.gz` of `members` of `raw`, as the release ships them (one per split)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(folder / name, "w:gz") as tar:
+        for member in members:
+            tar.add(raw / member, arcname=f"{name.split('.')[0]}/{member}")
+    return folder
+
+
+def test_the_release_archives_convert_without_extracting_and_resume(
+    random_raw, random_out, tmp_path
+):
+    packed = tmp_path / "packed"
+    for split in ("train", "test"):
+        members = [f"common_features_{split}.csv", f"sample_skeleton_{split}.csv"]
+        archive(random_raw, packed, f"sample_{split}.tar.gz", members)
+    options = {"min_count": 3, "progress": False, "shard_rows": 1000}
+
+    def stop(stage, shard):
+        if (stage, shard) == ("train", 1):
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):  # killed while writing: resumes by seeking
+        aliccp.convert_aliccp(packed, out, on_shard=stop, **options)
+    aliccp.convert_aliccp(packed, out, **options)
+    assert outputs(out) == outputs(random_out)  # as from the extracted files
+    # A file in neither the folder nor an archive is named with the archives searched.
+    (packed / "sample_test.tar.gz").unlink()
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"sample_skeleton_test\.csv: raw file not found nor in sample_train\.tar\.gz",
+    ):
+        aliccp.convert_aliccp(packed, tmp_path / "other", **options)
+    (packed / "sample_test.tar.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match=r"sample_test\.tar\.gz: not a readable \.tar\.gz"):
+        aliccp.convert_aliccp(packed, tmp_path / "other", **options)
 
 
 def test_a_crash_inside_a_shard_leaves_no_shard_and_resumes(

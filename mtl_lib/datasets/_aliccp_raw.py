@@ -5,11 +5,13 @@ The low-level half of `mtl_lib.datasets.aliccp`, which holds the passes and the 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import re
 import sys
+import tarfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -38,7 +40,7 @@ class _Parser:
         self.shape = re.compile(one + rb"(?:\x01" + one + rb")*")
         self.repeated = np.zeros(len(self.keys), np.int64)  # repeats of a field in a line
 
-    def features(self, text: bytes, count: bytes, path: Path, line: int) -> list[int]:
+    def features(self, text: bytes, count: bytes, path: RawFile, line: int) -> list[int]:
         """The kept fields' feature ids in one feature list, checked against its count."""
         try:
             expected = int(count)
@@ -75,7 +77,7 @@ class _Parser:
                 )
         return row
 
-    def skeleton(self, chunk: list[bytes], first: int, path: Path) -> tuple:
+    def skeleton(self, chunk: list[bytes], first: int, path: RawFile) -> tuple:
         """`(labels (n, 2) int8, keys, ids (n, fields) int64, line numbers)`, blanks skipped."""
         labels, keys, rows, lines = [], [], [], []
         for line, raw in enumerate(chunk, start=first):
@@ -101,7 +103,7 @@ class _Parser:
         ids = np.array(rows, np.int64).reshape(len(lines), len(self.keys))
         return labels, keys, ids, np.array(lines, np.int64)
 
-    def common(self, chunk: list[bytes], first: int, path: Path) -> tuple:
+    def common(self, chunk: list[bytes], first: int, path: RawFile) -> tuple:
         """`(keys, ids (n, fields) int64, line numbers)` of common-features lines."""
         keys, rows, lines = [], [], []
         for line, raw in enumerate(chunk, start=first):
@@ -122,7 +124,67 @@ class _Parser:
         return keys, ids, np.array(lines, np.int64)
 
 
-def _error(path: Path, line: int, problem: str) -> ValueError:
+class RawFile:
+    """One raw file: on disk, or a member of a `.tar.gz` archive read without extracting it.
+
+    An archive member is decompressed as it is read; seeking to an offset (to resume)
+    decompresses everything before it again, so a pass over a member costs a pass over
+    the archive up to its end.
+
+    Attributes:
+        name: The file's own name, e.g. `sample_skeleton_train.csv`.
+        size: Its size in bytes, uncompressed.
+        path: The file, or the archive holding it.
+        member: Its name inside the archive, or `None` for a file on disk.
+    """
+
+    def __init__(self, name: str, size: int, path: Path, member: str | None = None) -> None:
+        self.name, self.size, self.path, self.member = name, size, path, member
+
+    def __str__(self) -> str:
+        return str(self.path) if self.member is None else f"{self.path}:{self.member}"
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[BinaryIO]:
+        """The file, opened for binary reading (seekable, as a member is too)."""
+        if self.member is None:
+            with open(self.path, "rb") as f:
+                yield f
+            return
+        with tarfile.open(self.path, "r:gz") as archive:
+            f = archive.extractfile(self.member)
+            if f is None:
+                raise ValueError(f"{self}: not a regular file in the archive")
+            with f:
+                yield f
+
+
+def find_raw(folder: Path, name: str) -> RawFile:
+    """`name` in `folder`, or else inside one of its `.tar.gz` archives (in name order).
+
+    Raises:
+        FileNotFoundError: naming the file and the archives searched.
+    """
+    path = folder / name
+    if path.is_file():
+        return RawFile(name, path.stat().st_size, path)
+    archives = sorted(folder.glob("*.tar.gz")) if folder.is_dir() else []
+    for archive in archives:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar:  # headers in order: stops at the first match
+                    if member.isfile() and Path(member.name).name == name:
+                        return RawFile(name, member.size, archive, member.name)
+        except (tarfile.TarError, OSError, EOFError) as err:
+            raise ValueError(f"{archive}: not a readable .tar.gz archive ({err})") from None
+    searched = f" nor in {', '.join(a.name for a in archives)}" if archives else ""
+    raise FileNotFoundError(
+        f"{path}: raw file not found{searched} (the release's .tar.gz archives are read "
+        "as they are, or extracted into this folder)"
+    )
+
+
+def _error(path: RawFile | Path, line: int, problem: str) -> ValueError:
     return ValueError(f"{path}, line {line}: {problem}")
 
 
@@ -176,9 +238,11 @@ class _CommonIndex:
 
     keys: np.ndarray
     values: np.ndarray
-    path: Path
+    path: RawFile
 
-    def join(self, keys: list[bytes], raw: np.ndarray, path: Path, lines: np.ndarray) -> np.ndarray:
+    def join(
+        self, keys: list[bytes], raw: np.ndarray, path: RawFile, lines: np.ndarray
+    ) -> np.ndarray:
         """Exposures' ids with their common features filled in (the common value wins)."""
         wanted = np.array(keys, dtype=bytes)
         pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)

@@ -2,8 +2,9 @@ r"""Ali-CCP, the ESMM paper's data: a streaming converter from the released raw 
 
 Alibaba Click and Conversion Prediction (Ma et al., SIGIR 2018): 84 million exposures of
 Taobao's recommender, 42 million for training and 42 million for test, with a click and a
-purchase label each. Nothing is downloaded: extract the released archives into one folder
-and call `convert_aliccp` (or `scripts/convert_aliccp.py`). The result is a data folder in
+purchase label each. Nothing is downloaded: put the released files into one folder, the
+`.tar.gz` archives as they are (read without extracting them) or extracted, and call
+`convert_aliccp` (or `scripts/convert_aliccp.py`). The result is a data folder in
 the project's layout (`features.csv`, `vocab.json`, `train.csv.gz`, `valid.csv.gz`,
 `test.csv.gz`, steps `click` → `purchase`) that `mtl_lib.data` and `mtl_lib.experiment` read.
 
@@ -85,6 +86,7 @@ import numpy as np
 from mtl_lib.data.schema import Field, Schema
 from mtl_lib.datasets._aliccp_raw import (
     _GZIP_LEVEL,
+    RawFile,
     _add_counts,
     _atomic,
     _CommonIndex,
@@ -96,6 +98,7 @@ from mtl_lib.datasets._aliccp_raw import (
     _Parser,
     _Progress,
     _read_lines,
+    find_raw,
 )
 
 #: Every single-valued field id of Ali-CCP → the column it becomes.
@@ -188,7 +191,9 @@ def convert_aliccp(
 
     Args:
         raw_dir: The folder of `sample_skeleton_{train,test}.csv` and
-            `common_features_{train,test}.csv` (extracted, not compressed).
+            `common_features_{train,test}.csv`, extracted or inside the release's
+            `.tar.gz` archives there (read without extracting them: each pass
+            decompresses the archive again, so extracted files convert faster).
         out_dir: The data folder to write (created); `<out_dir>/_work` holds the work.
         fields: Raw field ids to keep, from `FIELDS`, in column order.
         min_count: A feature id seen in fewer training exposures gets id 0.
@@ -224,14 +229,12 @@ def convert_aliccp(
     fields = _check_options(fields, min_count, valid_fraction, shard_rows, chunk_rows)
     raw_dir, out = Path(raw_dir), Path(out_dir)
     paths = {
-        (kind, split): raw_dir / name.format(split)
+        (kind, split): find_raw(raw_dir, name.format(split))
         for split in ("train", "test")
         for kind, name in (("skeleton", SKELETON), ("common", COMMON))
     }
     for path in paths.values():
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: raw file not found (extract the archives first)")
-        if path.stat().st_size == 0:
+        if path.size == 0:
             raise ValueError(f"{path}: the file is empty")
     options = {
         "fields": list(fields),
@@ -239,7 +242,7 @@ def convert_aliccp(
         "valid_fraction": valid_fraction,
         "drop_inconsistent": drop_inconsistent,
         "shard_rows": shard_rows,
-        "sizes": {p.name: p.stat().st_size for p in paths.values()},
+        "sizes": {p.name: p.size for p in paths.values()},
     }
     if (out / REPORT).is_file():  # converted before
         stored = json.loads((out / REPORT).read_text())
@@ -318,13 +321,13 @@ class _Job:
             self._save_ledger()
 
     # ---- pass 1: index each common-features file by its key (cached)
-    def index(self, path: Path, split: str) -> _CommonIndex:
+    def index(self, path: RawFile, split: str) -> _CommonIndex:
         cache = self.work / f"common_{split}.npz"
         if not cache.is_file():
             self.parser.repeated[:] = 0
             keys, values, lines = [], [], []
-            bar = _Progress(self.progress, f"index {path.name}", path.stat().st_size)
-            with open(path, "rb") as f:
+            bar = _Progress(self.progress, f"index {path.name}", path.size)
+            with path.open() as f:
                 first = 1
                 while chunk := _read_lines(f, self.chunk_rows):
                     k, v, n = self.parser.common(chunk, first, path)
@@ -355,7 +358,7 @@ class _Job:
             return _CommonIndex(saved["keys"], saved["values"], path)
 
     def _shard(
-        self, f: BinaryIO, first: int, path: Path, index: _CommonIndex
+        self, f: BinaryIO, first: int, path: RawFile, index: _CommonIndex
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
         """Chunks of one shard from `f`: `(ids, labels, line numbers, dropped)`."""
         remaining = self.options["shard_rows"]
@@ -378,8 +381,8 @@ class _Job:
             yield raw[~bad], labels[~bad], lines[~bad], int(bad.sum())
 
     # ---- pass 2: count the training split's ids (checkpointed per shard)
-    def count(self, path: Path, index: _CommonIndex) -> None:
-        state, width, size = self.work / _COUNTS, len(self.fields), path.stat().st_size
+    def count(self, path: RawFile, index: _CommonIndex) -> None:
+        state, width, size = self.work / _COUNTS, len(self.fields), path.size
         keys = [np.zeros(0, np.int64) for _ in range(width)]
         counts = [np.zeros(0, np.int64) for _ in range(width)]
         shard, offset, line = 0, 0, 1
@@ -389,7 +392,7 @@ class _Job:
                 counts = [saved[f"counts{j}"] for j in range(width)]
                 shard, offset, line = (int(x) for x in saved["position"])
         bar = _Progress(self.progress and offset < size, f"count {path.name}", size)
-        with open(path, "rb") as f:
+        with path.open() as f:
             f.seek(offset)
             while offset < size:
                 for raw, _, lines, _ in self._shard(f, line, path, index):
@@ -412,12 +415,12 @@ class _Job:
         }
 
     # ---- pass 3: encode and write gzip CSV shards
-    def write(self, split: str, path: Path, index: _CommonIndex) -> None:
-        records, size = self.ledger[split], path.stat().st_size
+    def write(self, split: str, path: RawFile, index: _CommonIndex) -> None:
+        records, size = self.ledger[split], path.size
         outputs = ("train", "valid") if split == "train" else ("test",)
         bar = _Progress(self.progress, f"write {path.name}", size)
         shard, offset, line = 0, 0, 1
-        with open(path, "rb") as f:
+        with path.open() as f:
             while offset < size:
                 files = [self.work / "shards" / f"{o}-{shard:05d}.csv.gz" for o in outputs]
                 if shard < len(records) and all(p.is_file() for p in files):
@@ -437,7 +440,7 @@ class _Job:
         bar.close()
 
     def _write_shard(
-        self, f: BinaryIO, line: int, path: Path, index: _CommonIndex, files: dict[str, Path]
+        self, f: BinaryIO, line: int, path: RawFile, index: _CommonIndex, files: dict[str, Path]
     ) -> dict:
         """Write one shard's files under temporary names, then rename them; its record."""
         record = {
