@@ -2,8 +2,9 @@
 
     python scripts/convert_aliccp.py RAW_DIR data/aliccp
 
-RAW_DIR holds the extracted `sample_skeleton_{train,test}.csv` and
-`common_features_{train,test}.csv`. The conversion streams, prints its progress on stderr
+RAW_DIR holds `sample_skeleton_{train,test}.csv` and `common_features_{train,test}.csv`,
+extracted or inside the release's `.tar.gz` archives (read without extracting them). The
+conversion streams, prints its progress on stderr
 and resumes where it stopped when run again with the same arguments (see
 `mtl_lib.datasets.aliccp`).
 """

@@ -150,7 +150,7 @@ def test_an_unknown_folder_names_the_formats_it_knows(tmp_path):
     write(tmp_path / "x" / "data.csv", [["1", "0"]], ["click", "purchase"])
     with pytest.raises(FileNotFoundError, match=r"no processed Ali-CCP files.*aitm: ctr_cvr.train"):
         mtl.datasets.load_aliccp(tmp_path / "x")
-    (tmp_path / "x" / "sample_skeleton_train.csv").write_text("1,0,0,a,0,\n")
+    (tmp_path / "x" / "sample_train.tar.gz").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match=r"raw Ali-CCP release.*convert_aliccp"):
         mtl.datasets.load_aliccp(tmp_path / "x")
 

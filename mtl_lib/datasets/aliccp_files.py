@@ -229,11 +229,11 @@ def _detect(folder: Path) -> tuple[ProcessedFormat, dict[str, Path]]:
                     "where there is none)"
                 )
             return fmt, files
-    if any((folder / name).is_file() or (folder / f"{name}.tar.gz").is_file() for name in _RAW):
+    if any((folder / name).is_file() for name in _RAW) or any(folder.glob("sample_*.tar.gz")):
         raise FileNotFoundError(
-            f"{folder}: this is the raw Ali-CCP release (sample_skeleton_*, common_features_*); "
-            "convert it first with mtl.datasets.convert_aliccp(raw_dir, out_dir) (extract "
-            "the .tar.gz archives first), then load_aliccp(out_dir)"
+            f"{folder}: this is the raw Ali-CCP release (sample_skeleton_*, common_features_*, "
+            "or their .tar.gz archives); convert it first with "
+            "mtl.datasets.convert_aliccp(raw_dir, out_dir), then load_aliccp(out_dir)"
         )
     known = "; ".join(f"{f.name}: {', '.join(f.patterns.values())}" for f in FORMATS.values())
     raise FileNotFoundError(
