@@ -22,8 +22,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+# JupyterLab's defaults for this project only (.jupyter/overrides.json, copied into the
+# virtual environment, where JupyterLab reads them; a user's own settings still win): no
+# news or update pop-up. The notebooks folder is the file browser's root.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_OVERRIDES): .jupyter/overrides.json $(STAMP)
+	@mkdir -p $(dir $@)
+	cp .jupyter/overrides.json $@
+
+lab: $(STAMP) $(LAB_OVERRIDES)
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.root_dir=notebooks
 
 # Tests run in JOBS processes, a notebook or a test file each (pytest-xdist): a notebook
 # keeps about one core busy, so on 2 cores two at a time finish sooner.
