@@ -1,30 +1,39 @@
-"""The shipped sample is what the committed script generates."""
+"""The shipped sample is what the committed script generates, and is found where installed."""
 
-import importlib.util
+import gzip
 from pathlib import Path
 
+import pytest
+
 from mtl_lib.data import Schema
+from mtl_lib.datasets import funnel
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "funnel"
 
 
-def _make_data():
-    spec = importlib.util.spec_from_file_location("make_data", ROOT / "scripts" / "make_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_regenerated_data_has_the_committed_checksums(tmp_path):
-    make_data = _make_data()
-    committed = {}
-    for line in (DATA / make_data.CHECKSUMS).read_text().splitlines():
-        digest, name = line.split()
-        committed[name] = digest
-    assert make_data.generate(tmp_path) == committed
+def test_regenerated_data_has_the_committed_and_packaged_checksums(tmp_path):
+    committed = funnel.read_checksums(DATA / funnel.CHECKSUMS)
+    assert funnel.shipped_checksums() == committed  # the package's copy (package data)
+    assert funnel.generate(tmp_path) == committed
     for name, digest in committed.items():  # and the committed files are those
-        assert make_data.text_sha256(DATA / name) == digest, name
+        assert funnel.text_sha256(DATA / name) == digest, name
+
+
+def test_funnel_folder_is_the_clone_s_data_or_a_checked_generated_copy(tmp_path, monkeypatch):
+    monkeypatch.delenv(funnel.ENV, raising=False)
+    assert funnel.funnel_folder() == DATA  # in a clone: data/funnel, as it is
+    cache = tmp_path / "cache"
+    made = funnel.funnel_folder(cache)  # where only the package is installed
+    assert made == cache / "funnel"
+    assert funnel.read_checksums(made / funnel.CHECKSUMS) == funnel.shipped_checksums()
+    assert not [p for p in cache.iterdir() if p.name != "funnel"]  # no work folder left
+    monkeypatch.setenv(funnel.ENV, str(cache))
+    assert funnel.funnel_folder() == made  # $MTL_DATA, found again without generating
+    with gzip.open(made / "valid.csv.gz", "at") as f:
+        f.write("1,2,3\n")  # a copy that is not the sample is refused, by name
+    with pytest.raises(ValueError, match=r"valid\.csv\.gz: checksum .* is not the shipped"):
+        funnel.funnel_folder()
 
 
 def test_shipped_schema_loads():

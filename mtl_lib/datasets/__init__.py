@@ -13,15 +13,18 @@
 - `mtl_lib.datasets.aliccp_files`: Ali-CCP from the processed files users hold (the AITM
   authors', torch-rechub's) or from the converter's folder, the format recognised by its
   files (`load_aliccp`).
+- `mtl_lib.datasets.funnel`: the shipped funnel sample, found in a clone or generated once
+  into a cache where only the package is installed (`funnel_folder`).
 - `mtl_lib.datasets.encoding`: category codes to ids fitted on training rows
   (`Vocabulary`), and cell-by-cell checked numbers, shared by the loaders.
 """
 
-from mtl_lib.datasets import aliccp, aliccp_files, aliexpress, census, encoding
+from mtl_lib.datasets import aliccp, aliccp_files, aliexpress, census, encoding, funnel
 from mtl_lib.datasets.aliccp import AliCCPReport, convert_aliccp
 from mtl_lib.datasets.aliccp_files import load_aliccp
 from mtl_lib.datasets.aliexpress import load_aliexpress
 from mtl_lib.datasets.census import load_census, place_local_copy
+from mtl_lib.datasets.funnel import funnel_folder
 from mtl_lib.datasets.splits import TEST_STREAM, Splits
 
 __all__ = [
@@ -34,6 +37,8 @@ __all__ = [
     "census",
     "convert_aliccp",
     "encoding",
+    "funnel",
+    "funnel_folder",
     "load_aliccp",
     "load_aliexpress",
     "load_census",
