@@ -31,6 +31,41 @@ def test_every_notebook_is_in_the_table_with_its_measured_run_time():
 README_ZH = (ROOT / "README.zh-CN.md").read_text()
 
 
+def reading_minutes(path: Path) -> int:
+    """The README's reading-time estimate: prose at 200 words a minute, code at 10 lines a
+    minute, a minute per figure."""
+    cells = json.loads(path.read_text())["cells"]
+    words = sum(len("".join(c["source"]).split()) for c in cells if c["cell_type"] == "markdown")
+    code = [c for c in cells if c["cell_type"] == "code"]
+    lines = sum(1 for c in code for line in "".join(c["source"]).splitlines() if line.strip())
+    figures = sum("image/png" in o.get("data", {}) for c in code for o in c["outputs"])
+    return round(words / 200 + lines / 10 + figures)
+
+
+def test_reading_times_and_learning_paths_add_up():
+    runtimes = json.loads((ROOT / "notebooks" / "runtimes.json").read_text())
+    reading = {n: reading_minutes(ROOT / "notebooks" / n) for n in runtimes}
+    by_prefix = {n.split("_")[0]: n for n in runtimes}
+    for text, minutes, seconds in ((README, "min", "s"), (README_ZH, "分钟", "秒")):
+        for name, estimate in reading.items():
+            times = rf"\| {estimate} {minutes} \| {runtimes[name]} {seconds} \|$"
+            row = rf"^\| \[`{re.escape(name)}`\].*{times}"
+            assert re.search(row, text, re.M), f"{name}: reading time {estimate} {minutes}"
+        tracks = re.findall(
+            rf"^\| [^|]+ \| ((?:\w+(?: → )?)+) \| (\d+) {minutes} \| (\d+) {seconds} \|$",
+            text,
+            re.M,
+        )
+        assert len(tracks) == 4, tracks  # ESMM, mixtures of experts, the capstone, engineering
+        covered = []
+        for order, total_reading, total_run in tracks:
+            names = [by_prefix[p] for p in order.split(" → ")]
+            covered += names
+            assert int(total_reading) == sum(reading[n] for n in names), order
+            assert int(total_run) == sum(runtimes[n] for n in names), order
+        assert sorted(covered) == sorted(runtimes)  # every tutorial on exactly one path
+
+
 def _notebook_links(text: str) -> list[str]:
     return sorted(set(re.findall(r"\(notebooks/(\d\d\w*\.ipynb)\)", text)))
 
