@@ -31,7 +31,7 @@ class Adam(keras.optimizers.Adam):
     The project's default (`compile_model`'s `"adam"`) is still Keras's Adam, which every
     notebook was trained with: making this class the default moves their trained results
     beyond last-bit noise, so it waits for the re-execution of every notebook. The
-    README's *Adam on embedding tables* has the measurements.
+    README's *Against DeepCTR* measures both (`benchmarks/deepctr.py --adam exact`).
 
     Args:
         learning_rate, beta_1, beta_2, epsilon, **kwargs: As `keras.optimizers.Adam`.
