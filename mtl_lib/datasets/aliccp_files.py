@@ -21,8 +21,9 @@ refused with the call that converts it (`convert_aliccp`). PaddleRec's `field:id
 lines, whose multi-valued fields need a bag field kind, are not read yet.
 
 **Names as the data has them.** Fields keep their Ali-CCP names (`101`, `109_14`,
-`D508`) in the `Schema`, the frames and a served model's signature; the labels are
-`click` and `purchase`, the steps of the funnel.
+`D508`) in the `Schema`, the frames and `mtl.serving.load` (the SavedModel's signature,
+whose names must be identifiers, takes `101` as `f_101`: `mtl.serving.signature_name`);
+the labels are `click` and `purchase`, the steps of the funnel.
 
 **Headers.** A file whose first line is made of numbers has no header (the AITM sample's
 test file): its columns are taken from a sibling file of the same folder that has one, or
