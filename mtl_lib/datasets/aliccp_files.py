@@ -42,7 +42,6 @@ training rows is held out (the same rows for the same seed and file).
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from mtl_lib.data.schema import Field, Schema
-from mtl_lib.datasets.encoding import Vocabulary, checked_numbers
+from mtl_lib.datasets.encoding import Vocabulary, checked_numbers, read_checked
 from mtl_lib.datasets.splits import Splits
 
 LABELS = ("click", "purchase")
@@ -333,8 +332,6 @@ def _read(
         else "an integer id code"
         for c in columns
     }
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in columns}
-    first_row, total, dropped = 1, 0, 0
     reader = pd.read_csv(
         path,
         header=None,
@@ -345,54 +342,34 @@ def _read(
         encoding="utf-8-sig",
     )
 
-    def where(column: str, position: int) -> str:
-        row = first_row + position
+    def where(column: str, row: int) -> str:
         return f"{path}: column {column!r}, data row {row} (line {row + skip} of the file)"
 
-    try:
-        with reader:
-            for chunk in reader:
-                out = {}
-                for c in columns:
-                    numbers = checked_numbers(chunk[c], where, rules, integer=c not in fmt.values)
-                    if c in LABELS:
-                        bad = np.flatnonzero((numbers != 0) & (numbers != 1))
-                        if bad.size:
-                            raise ValueError(
-                                f"{where(c, int(bad[0]))}: value {numbers[bad[0]].item()!r} "
-                                "is out of range; expected a 0/1 label"
-                            )
-                        numbers = numbers.astype(np.int8)
-                    elif c in fmt.values:
-                        numbers = numbers.astype(np.float32)
-                    out[c] = numbers
-                bad = (out["purchase"] == 1) & (out["click"] == 0)
-                if bad.any():
-                    if not drop_inconsistent:
-                        raise ValueError(
-                            f"{where('purchase', int(np.argmax(bad)))}: funnel-inconsistent "
-                            "row, purchase is 1 while click is 0; pass drop_inconsistent=True "
-                            "to drop such rows (the public preprocessing keeps some)"
-                        )
-                    out = {c: v[~bad] for c, v in out.items()}
-                    dropped += int(bad.sum())
-                for c in columns:
-                    parts[c].append(out[c])
-                first_row += len(chunk)
-                total += len(chunk)
-    except pd.errors.ParserError as err:
-        raise ValueError(
-            f"{path}: not a readable CSV file (read {total} data rows before: {err})"
-        ) from None
-    if total == 0:
-        raise ValueError(f"{path}: no data rows")
-    if dropped:
-        warnings.warn(
-            f"{path}: dropped {dropped} of {total} rows with a purchase but no click",
-            UserWarning,
-            stacklevel=3,
-        )
-    return pd.DataFrame({c: np.concatenate(parts[c]) for c in columns})
+    def check(chunk: pd.DataFrame, first_row: int) -> dict[str, np.ndarray]:
+        out = {}
+        for c in columns:
+            numbers = checked_numbers(
+                chunk[c],
+                lambda col, i: where(col, first_row + i),
+                rules,
+                integer=c not in fmt.values,
+            )
+            if c in LABELS:
+                bad = np.flatnonzero((numbers != 0) & (numbers != 1))
+                if bad.size:
+                    raise ValueError(
+                        f"{where(c, first_row + int(bad[0]))}: value "
+                        f"{numbers[bad[0]].item()!r} is out of range; expected a 0/1 label"
+                    )
+                numbers = numbers.astype(np.int8)
+            elif c in fmt.values:
+                numbers = numbers.astype(np.float32)
+            out[c] = numbers
+        return out
+
+    return read_checked(
+        reader, path, check, LABELS, drop_inconsistent=drop_inconsistent, where=where
+    )
 
 
 def _held_out_rows(rows: int, fraction: float, seed: int, path: Path) -> np.ndarray:

@@ -38,7 +38,6 @@ country needs a few GB of memory, and about twice that while the training file i
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +46,7 @@ import pandas as pd
 
 from mtl_lib.data.schema import Field, Schema
 from mtl_lib.data.validate import read_header
-from mtl_lib.datasets.encoding import Vocabulary, checked_numbers
+from mtl_lib.datasets.encoding import Vocabulary, checked_numbers, read_checked
 from mtl_lib.datasets.splits import Splits
 
 COUNTRIES = ("NL", "ES", "FR", "US", "RU")
@@ -137,40 +136,14 @@ def read_raw(
         encoding="utf-8-sig",
         compression="gzip" if path.name.endswith(".gz") else None,
     )
-    parts: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
-    first_row, total, dropped = 1, 0, 0
-    try:
-        with reader:
-            for chunk in reader:
-                columns = _check_chunk(chunk, path, first_row)
-                bad = (columns["conversion"] == 1) & (columns["click"] == 0)
-                if bad.any():
-                    if not drop_inconsistent:
-                        row = first_row + int(np.argmax(bad))
-                        raise ValueError(
-                            f"{_where(path, 'conversion', row)}: funnel-inconsistent row, "
-                            "conversion is 1 while click is 0; pass drop_inconsistent=True "
-                            "to drop such rows"
-                        )
-                    columns = {c: v[~bad] for c, v in columns.items()}
-                    dropped += int(bad.sum())
-                for c in COLUMNS:
-                    parts[c].append(columns[c])
-                first_row += len(chunk)
-                total += len(chunk)
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{path}: not a readable CSV file (read {total} data rows before: {err})"
-        ) from None
-    if total == 0:
-        raise ValueError(f"{path}: the file has a header but no data rows")
-    if dropped:
-        warnings.warn(
-            f"{path}: dropped {dropped} of {total} rows with a conversion but no click",
-            UserWarning,
-            stacklevel=2,
-        )
-    return pd.DataFrame({c: np.concatenate(parts[c]) for c in COLUMNS})
+    return read_checked(
+        reader,
+        path,
+        lambda chunk, first_row: _check_chunk(chunk, path, first_row),
+        STEPS,
+        drop_inconsistent=drop_inconsistent,
+        where=lambda column, row: _where(path, column, row),
+    )
 
 
 def _check_header(path: Path, header: Sequence[str]) -> None:

@@ -7,7 +7,8 @@ on the training rows, an unseen or rare code becoming id 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,3 +113,63 @@ def checked_numbers(
         name = str(column.name)
         raise ValueError(f"{where(name, position)}: {problem}; expected {rules[name]}{more}")
     return values.astype(np.int64) if integer else values
+
+
+def read_checked(
+    chunks: Iterable[pd.DataFrame],
+    path: object,
+    check: Callable[[pd.DataFrame, int], dict[str, np.ndarray]],
+    funnel: tuple[str, str],
+    *,
+    drop_inconsistent: bool,
+    where: Callable[[str, int], str],
+) -> pd.DataFrame:
+    """A file's rows, read chunk by chunk, each chunk checked before the next is read.
+
+    Args:
+        chunks: The file's chunks (a `pd.read_csv(..., chunksize=...)` reader).
+        path: The file, for messages.
+        check: `(chunk, its first data row, 1-based)` → column name → checked array.
+        funnel: The click and the conversion label's column names.
+        drop_inconsistent: Drop rows with a conversion but no click (a `UserWarning` says
+            how many) instead of raising.
+        where: `(column, data row)` → where that is, in words.
+
+    Raises:
+        ValueError: at a conversion without a click (unless dropped), an unreadable file,
+            or a file without data rows.
+    """
+    click, conversion = funnel
+    parts: dict[str, list[np.ndarray]] = {}
+    first_row, total, dropped = 1, 0, 0
+    try:
+        with chunks:
+            for chunk in chunks:
+                columns = check(chunk, first_row)
+                bad = (columns[conversion] == 1) & (columns[click] == 0)
+                if bad.any():
+                    if not drop_inconsistent:
+                        raise ValueError(
+                            f"{where(conversion, first_row + int(np.argmax(bad)))}: "
+                            f"funnel-inconsistent row, {conversion} is 1 while {click} is 0; "
+                            "pass drop_inconsistent=True to drop such rows"
+                        )
+                    columns = {c: v[~bad] for c, v in columns.items()}
+                    dropped += int(bad.sum())
+                for c, values in columns.items():
+                    parts.setdefault(c, []).append(values)
+                first_row += len(chunk)
+                total += len(chunk)
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(
+            f"{path}: not a readable CSV file (read {total} data rows before: {err})"
+        ) from None
+    if total == 0:
+        raise ValueError(f"{path}: the file has no data rows")
+    if dropped:
+        warnings.warn(
+            f"{path}: dropped {dropped} of {total} rows with a {conversion} but no {click}",
+            UserWarning,
+            stacklevel=3,
+        )
+    return pd.DataFrame({c: np.concatenate(v) for c, v in parts.items()})
