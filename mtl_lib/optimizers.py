@@ -28,10 +28,10 @@ class Adam(keras.optimizers.Adam):
     made dense once instead of twice. On dense weights it is Keras's update to float32
     precision (the kernel computes 1 − β in float32, Keras in Python), not bit for bit.
 
-    The project's default (`compile_model`'s `"adam"`) is still Keras's Adam, which every
-    notebook was trained with: making this class the default moves their trained results
-    beyond last-bit noise, so it waits for the re-execution of every notebook. The
-    README's *Against DeepCTR* measures both (`benchmarks/deepctr.py --adam exact`).
+    It is the project's Adam: `compile_model`'s default `"adam"` is this class, and every
+    notebook was trained with it. `keras.optimizers.Adam` can still be passed as an
+    instance; the README's *Against DeepCTR* measures both
+    (`benchmarks/deepctr.py --adam keras`).
 
     Args:
         learning_rate, beta_1, beta_2, epsilon, **kwargs: As `keras.optimizers.Adam`.
@@ -64,7 +64,7 @@ class Adam(keras.optimizers.Adam):
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class LazyAdam(keras.optimizers.Adam):
+class LazyAdam(Adam):
     """Adam whose sparse updates read and write only the rows a batch touches.
 
     Keras 3's Adam treats the gradient of an embedding table as dense: at every step it
@@ -80,8 +80,8 @@ class LazyAdam(keras.optimizers.Adam):
         w_i ← w_i − lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ) · m_i / (√v_i + ε)
 
     and rows the batch does not touch keep their weights and their moments. Dense
-    gradients (every other weight) get Keras's Adam unchanged, so a model without an
-    embedding table trains exactly as with `keras.optimizers.Adam`. The two differ only
+    gradients (every other weight) get `Adam`'s fused step unchanged, so a model without
+    an embedding table trains exactly as with `Adam`. The two differ only
     on rows a step skips: plain Adam keeps moving them with their decaying momentum.
 
     Args:
@@ -133,14 +133,14 @@ class LazyAdam(keras.optimizers.Adam):
 
 
 def get(name: str | keras.optimizers.Optimizer, learning_rate: float) -> keras.optimizers.Optimizer:
-    """An optimizer by name: `"adam"` (Keras's) or `"lazy_adam"` (`LazyAdam`), or as given.
+    """An optimizer by name: `"adam"` (`Adam`) or `"lazy_adam"` (`LazyAdam`), or as given.
 
     Raises:
         ValueError: for any other name.
     """
     if isinstance(name, keras.optimizers.Optimizer):
         return name
-    known = {"adam": keras.optimizers.Adam, "lazy_adam": LazyAdam}
+    known = {"adam": Adam, "lazy_adam": LazyAdam}
     if name not in known:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(known)}")
     return known[name](learning_rate)

@@ -116,6 +116,28 @@ def test_extraction_layer_shapes_and_masked_gates():
     assert [tuple(o.shape) for o in top] == [(4, 4)] * 3 and len(top_gates) == 3
 
 
+@pytest.mark.parametrize("shared_output", [True, False])
+def test_extraction_layer_on_one_input_computes_every_bank_and_gate_at_once(shared_output):
+    # One input: the banks' kernels side by side in one product, the gates' in another.
+    # The same input as a list of streams takes the bank-by-bank path (checked against
+    # NumPy in tests/test_wiring.py); both must agree, and the −∞ biases that zero a
+    # gate's unseen experts must leave every gradient finite.
+    import tensorflow as tf
+
+    layer = ExtractionLayer(3, 2, 1, (8, 4), shared_output=shared_output)
+    x = np.random.default_rng(1).normal(size=(6, 5)).astype("float32")
+    with tf.GradientTape() as tape:
+        fused, fused_gates = layer(x)
+        loss = ops.sum(ops.stack(fused) ** 2)
+    by_stream, stream_gates = layer([x] * 4)
+    for a, b in zip([*fused, *fused_gates], [*by_stream, *stream_gates], strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+    grads = tape.gradient(loss, layer.trainable_weights)
+    assert len(grads) == len(layer.trainable_weights) and all(g is not None for g in grads)
+    assert all(np.isfinite(np.asarray(tf.convert_to_tensor(g))).all() for g in grads)
+    assert any(np.abs(np.asarray(g)).sum() > 0 for g in grads if len(g.shape) == 1)
+
+
 def test_extraction_layer_needs_the_shared_stream():
     with pytest.raises(ValueError, match="shared one"):
         ExtractionLayer(2, 1, 1, (4,))([ops.ones((2, 3))] * 2)

@@ -122,19 +122,40 @@ class ExpertBank(keras.layers.Layer):
             d_in = units
 
     def call(self, inputs: keras.KerasTensor, training: bool | None = None) -> keras.KerasTensor:
+        return self.forward(inputs, self.kernels, self.biases, training)
+
+    def forward(
+        self,
+        inputs: keras.KerasTensor,
+        kernels: Sequence[keras.KerasTensor],
+        biases: Sequence[keras.KerasTensor],
+        training: bool | None = None,
+    ) -> keras.KerasTensor:
+        """The bank's computation with the given weights, for any number n of experts.
+
+        Args:
+            inputs: `(..., d_in)` floats.
+            kernels: Per layer j, `(n, d_in_j, units[j])`: `ExtractionLayer` passes
+                several banks' kernels concatenated, to compute them in one product.
+            biases: Per layer j, `(n, units[j])`.
+            training: Whether dropout is active.
+
+        Returns:
+            `(..., n, units[-1])` floats.
+        """
         lead, d_in = ops.shape(inputs)[:-1], ops.shape(inputs)[-1]
-        n, first = self.num_experts, self.units[0]
+        n, first = int(kernels[0].shape[0]), self.units[0]
         # Layer 1, every expert at once: one 2-D product with the kernels side by side,
         # (rows, d) @ (d, n * u). Plain 2-D products: TensorFlow's einsum and matmul with
         # extra leading axes are tens of times slower here.
-        side_by_side = ops.reshape(ops.transpose(self.kernels[0], (1, 0, 2)), (d_in, n * first))
+        side_by_side = ops.reshape(ops.transpose(kernels[0], (1, 0, 2)), (d_in, n * first))
         x = ops.matmul(ops.reshape(inputs, (-1, d_in)), side_by_side)
-        x = ops.reshape(x, (-1, n, first)) + self.biases[0]  # (rows, n, u)
+        x = ops.reshape(x, (-1, n, first)) + biases[0]  # (rows, n, u)
         x = self._layer_end(x, 0, training)
         if len(self.units) > 1:  # each expert its own input: one batched product over n
             x = ops.transpose(x, (1, 0, 2))  # (n, rows, u)
             for j in range(1, len(self.units)):
-                x = ops.matmul(x, self.kernels[j]) + self.biases[j][:, None, :]
+                x = ops.matmul(x, kernels[j]) + biases[j][:, None, :]
                 x = self._layer_end(x, j, training)
             x = ops.transpose(x, (1, 0, 2))
         return ops.reshape(x, (*lead, n, self.units[-1]))
@@ -431,31 +452,60 @@ class ExtractionLayer(keras.layers.Layer):
     def call(
         self, inputs: keras.KerasTensor | Sequence[keras.KerasTensor], training: bool | None = None
     ) -> tuple[list[keras.KerasTensor], list[keras.KerasTensor]]:
-        if _is_list(inputs):
+        banks = [*self.task_experts, self.shared_experts]
+        gates = [*self.task_gates, *([self.shared_gate] if self.shared_gate else [])]
+        # Every gate over every expert, as one (d, N) kernel each: task k's own columns and
+        # the shared ones hold its weights, the others zeros with a bias of −∞, so that
+        # its softmax puts exactly 0 there: h_k = Σ_i g^k_i E_i over all N experts.
+        padded = [self._padded_gate(k, gate) for k, gate in enumerate(gates)]
+        kernels, biases = [w for w, _ in padded], [b for _, b in padded]
+        if _is_list(inputs):  # each task's experts and gate on its own stream
             self._check_streams(len(inputs))
-            streams = list(inputs)
-        else:
-            streams = [inputs] * (self.num_tasks + 1)
-        task_in, shared_in = streams[:-1], streams[-1]
-        shared = self.shared_experts(shared_in, training=training)  # (batch, n_s, units)
-        own = [  # (batch, n_t, units): task k's experts, on task k's stream
-            self.task_experts[k](task_in[k], training=training) for k in range(self.num_tasks)
-        ]
-        outputs, gates = [], []
-        n_t = self.num_task_experts
-        for k in range(self.num_tasks):
-            g = self.task_gates[k](task_in[k])  # (batch, n_t + n_s)
-            experts = ops.concatenate([own[k], shared], axis=1)  # (batch, n_t + n_s, units)
-            outputs.append(_mix(g, experts))  # h_k = Σ_i g^k_i E_i
-            before, after = k * n_t, (self.num_tasks - 1 - k) * n_t
-            padded = ops.pad(g[:, :n_t], [[0, 0], [before, after]])
-            gates.append(ops.concatenate([padded, g[:, n_t:]], axis=-1))
-        if self.shared_gate is not None:
-            g = self.shared_gate(shared_in)  # over every expert
-            experts = ops.concatenate([*own, shared], axis=1)  # (batch, all experts, units)
-            outputs.append(_mix(g, experts))
-            gates.append(g)
-        return outputs, gates
+            experts = ops.concatenate(
+                [bank(x, training=training) for bank, x in zip(banks, inputs, strict=True)],
+                axis=1,
+            )
+            # gate k on stream k; the shared gate (if any) on the shared stream, the last
+            logits = ops.stack(
+                [ops.matmul(x, w) + b for x, w, b in zip(inputs, kernels, biases, strict=False)],
+                axis=1,
+            )
+        else:  # one input: every bank in one product, every gate in another
+            layers = range(len(self.expert_units))
+            experts = self.shared_experts.forward(  # (batch, N, units), the shared bank's dropout
+                inputs,
+                [ops.concatenate([bank.kernels[j] for bank in banks], 0) for j in layers],
+                [ops.concatenate([bank.biases[j] for bank in banks], 0) for j in layers],
+                training,
+            )
+            logits = ops.matmul(inputs, ops.concatenate(kernels, 1)) + ops.concatenate(biases, 0)
+            logits = ops.reshape(logits, (-1, len(gates), self.num_experts))
+        g = ops.softmax(logits, axis=-1)  # (batch, outputs, N)
+        mixed = ops.matmul(g, experts)  # (batch, outputs, units): Σ_i g_i E_i, per output
+        return [mixed[:, k] for k in range(len(gates))], [g[:, k] for k in range(len(gates))]
+
+    def _padded_gate(
+        self, k: int, gate: keras.layers.Dense
+    ) -> tuple[keras.KerasTensor, keras.KerasTensor]:
+        """Gate k's `(d, N)` kernel and `(N,)` bias over all N experts.
+
+        k = `num_tasks` is the shared gate, which sees them all.
+        """
+        if k == self.num_tasks:
+            return gate.kernel, gate.bias
+        n_t, before = self.num_task_experts, k * self.num_task_experts
+        after = (self.num_tasks - 1 - k) * n_t
+        kernel = ops.concatenate(
+            [ops.pad(gate.kernel[:, :n_t], [[0, 0], [before, after]]), gate.kernel[:, n_t:]], 1
+        )
+        bias = ops.concatenate(
+            [
+                ops.pad(gate.bias[:n_t], [[before, after]], constant_values=-np.inf),
+                gate.bias[n_t:],
+            ],
+            0,
+        )
+        return kernel, bias
 
     def compute_output_shape(self, input_shape: tuple | Sequence[tuple]) -> tuple[list, list]:
         if _is_list(input_shape) and not isinstance(input_shape[0], int | None):

@@ -51,8 +51,8 @@ def compile_model(
             then see a batch end every that many steps. Default: `STEPS_PER_EXECUTION`,
             or 1 inside a `tf.distribute` strategy's scope, where Keras 3.15's multi-step
             function fails ("You must feed a value for placeholder tensor").
-        optimizer: `"adam"` (Keras's; `mtl_lib.optimizers.Adam()` is Adam proper on
-            embedding rows a batch repeats, and faster), `"lazy_adam"`
+        optimizer: `"adam"` (`mtl_lib.optimizers.Adam`: Adam also on the embedding rows
+            a batch repeats, where Keras 3's own Adam is not, in one fused kernel), `"lazy_adam"`
             (`mtl_lib.optimizers.LazyAdam`: a step updates only the embedding rows its
             batch touches, which pays off with tables of millions of rows), or an
             optimizer instance (then `learning_rate` is not used).
