@@ -15,12 +15,16 @@ worker processes beside them, so a second thread per pool only competes (measure
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+# A notebook that saves results for readers (08's `results/compare_all.csv`) writes them
+# here during tests, so that a test run leaves the work tree as it was.
+os.environ.setdefault("MTL_RESULTS", tempfile.mkdtemp(prefix="mtl-results-"))
 
 PERTURBED = {
     "TF_ENABLE_ONEDNN_OPTS": "1",  # oneDNN's kernels: other last bits

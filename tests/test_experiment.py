@@ -69,6 +69,37 @@ def test_run_seeds_is_tidy(splits):
     assert summary.loc["esmm", "click"].count("±") == 1
 
 
+def test_results_file_is_the_same_bytes_for_the_same_results(splits, tmp_path):
+    table, _ = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1, batch_size=512)
+    again, _ = mtl.experiment.run_seeds(["esmm"], splits, seeds=[0], epochs=1, batch_size=512)
+    first = mtl.experiment.save_results(table, tmp_path / "a" / "results.csv")
+    second = mtl.experiment.save_results(again, tmp_path / "b.csv")
+    assert first.read_bytes() == second.read_bytes()  # timing left out: same seed, same file
+    loaded = mtl.experiment.load_results(first)
+    assert "examples_per_second" not in loaded and len(loaded) == len(table)
+    assert list(loaded.columns) == [c for c in table.columns if c != "examples_per_second"]
+    for column in ("auc", "gap_closed", "ece", "params", "epochs"):
+        np.testing.assert_allclose(loaded[column], table[column], rtol=5e-6)
+    assert (loaded["model"] == table["model"]).all() and (loaded["step"] == table["step"]).all()
+
+
+def test_results_files_refuse_what_they_cannot_say(tmp_path, monkeypatch):
+    table = pd.DataFrame(
+        {"model": ["a", "a"], "seed": [0, 0], "step": ["click"] * 2, "auc": [0.6, 0.7]}
+    )
+    repeated = r"1 repeated \(model, seed, step\) rows, first \{'model': 'a'"
+    with pytest.raises(ValueError, match=repeated):
+        mtl.experiment.save_results(table, tmp_path / "x.csv")
+    with pytest.raises(ValueError, match=r"no column \['seed'\]"):
+        mtl.experiment.save_results(table.drop(columns="seed"), tmp_path / "x.csv")
+    with pytest.raises(FileNotFoundError, match=r"missing.csv: no results file"):
+        mtl.experiment.load_results(tmp_path / "missing.csv")
+    monkeypatch.setenv("MTL_RESULTS", str(tmp_path / "elsewhere"))
+    assert mtl.experiment.results_folder() == tmp_path / "elsewhere"
+    monkeypatch.delenv("MTL_RESULTS")
+    assert mtl.experiment.results_folder() == Path(mtl.__file__).parents[1] / "results"  # a clone
+
+
 def test_unknown_model(splits):
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         mtl.experiment.run("nope", splits)

@@ -65,6 +65,31 @@ def test_seed_dots_draw_one_row_per_model_with_values():
     assert any(np.allclose(line.get_xdata(), 0.9) for line in ax.lines)  # the reference
 
 
+def test_comparison_draws_one_step_of_a_results_table_and_names_what_it_lacks():
+    means = {"a": 0.7, "b": 0.8}  # at the click; 0.1 lower at buy
+    rows = [
+        (m, seed, step, means[m] - (0.1 if step == "buy" else 0.0))
+        for m in means
+        for seed in (0, 1, 2)
+        for step in ("click", "buy")
+    ]
+    table = pd.DataFrame(rows, columns=["model", "seed", "step", "auc"])
+    table.loc[(table["model"] == "b") & (table["seed"] == 0), "auc"] += 0.03
+    ax = mtl.plots.plot_comparison(table, "auc", models=["b", "a"])  # the last step: buy
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "a"]
+    dots = sorted(x for c in ax.collections for x in np.asarray(c.get_offsets())[:, 0])
+    np.testing.assert_allclose(dots, [0.6] * 3 + [0.7, 0.7, 0.73])
+    assert any(np.allclose(line.get_xdata(), 0.71) for line in ax.lines)  # b's mean, the best
+    assert ax.get_title().startswith("buy: auc, 3 seeds per model")
+    for kwargs, message in [
+        ({"metric": "ece"}, r"no column 'ece'"),
+        ({"step": "apply"}, r"no step 'apply'; the table has \['click', 'buy'\]"),
+        ({"models": ["a", "c"]}, r"for \['c'\]; models there: \['a', 'b'\]"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            mtl.plots.plot_comparison(table, **kwargs)
+
+
 def test_seed_dots_keep_rows_aligned_on_shared_axes():
     table = pd.DataFrame({"model": ["a", "b", "a", "b"], "auc": [0.7, 0.8, 0.71, np.nan]})
     fig, axes = plt.subplots(1, 2, sharey=True)

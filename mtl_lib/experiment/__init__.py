@@ -12,7 +12,8 @@ the list:
   `COUNTERFACTUAL_BUDGET`.
 - `parallel`: `run_seeds`, over models and seeds, in worker processes if asked (`Workers`).
 - `correlated`: `correlated_run`, one run of the MMoE paper's synthetic regression tasks.
-- `report`: `summarize` and `markdown_table`.
+- `report`: `summarize` and `markdown_table`; `save_results`, `load_results` and
+  `results_folder`, for results a reader explores without re-running a notebook.
 """
 
 from mtl_lib.datasets.splits import TEST_STREAM, Splits
@@ -28,7 +29,13 @@ from mtl_lib.experiment.registry import (
     ModelSpec,
     register,
 )
-from mtl_lib.experiment.report import markdown_table, summarize
+from mtl_lib.experiment.report import (
+    load_results,
+    markdown_table,
+    results_folder,
+    save_results,
+    summarize,
+)
 from mtl_lib.experiment.runs import (
     BUDGET,
     COUNTERFACTUAL_BUDGET,
@@ -56,10 +63,13 @@ __all__ = [
     "Workers",
     "correlated_run",
     "fresh_model",
+    "load_results",
     "markdown_table",
     "register",
+    "results_folder",
     "run",
     "run_base",
     "run_seeds",
+    "save_results",
     "summarize",
 ]

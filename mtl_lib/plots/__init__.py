@@ -8,6 +8,7 @@ from mtl_lib.plots.data import plot_coverage, plot_densities, plot_funnel, plot_
 from mtl_lib.plots.evaluation import (
     plot_against_truth,
     plot_boxes,
+    plot_comparison,
     plot_differences,
     plot_heatmap,
     plot_history,
@@ -24,6 +25,7 @@ __all__ = [
     "compact_png",
     "plot_against_truth",
     "plot_boxes",
+    "plot_comparison",
     "plot_coverage",
     "plot_curve_and_points",
     "plot_densities",

@@ -1,4 +1,4 @@
-"""Figures of training and evaluation: curves, seed dots, calibration, truth, heatmaps."""
+"""Figures of training and evaluation: curves, seed dots, comparisons, calibration, truth."""
 
 from __future__ import annotations
 
@@ -187,6 +187,60 @@ def plot_seed_dots(
     ax.set_xlabel(xlabel or metric)
     ax.set_ylabel("")
     ax.grid(axis="y", alpha=0.0)
+    return ax
+
+
+def plot_comparison(
+    table: pd.DataFrame,
+    metric: str = "auc",
+    step: str | None = None,
+    *,
+    models: Sequence[str] | None = None,
+    colors: Mapping[str, str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """One call over a results table: every model's seeds at one step, for one metric.
+
+    The table is `run_seeds`'s, or a results file read back with
+    `mtl.experiment.load_results`: a row per model, seed and step. Each model's seeds are
+    dots and its mean ± one std a tick (`plot_seed_dots`); the dotted line is the best
+    mean, and the title says how many seeds each model has.
+
+    Args:
+        table: Tidy results with columns `model`, `seed`, `step` and `metric`.
+        metric: The column to compare, e.g. `"auc"`, `"gap_closed"` or `"ece"`.
+        step: The step (default: the table's last, the funnel's goal).
+        models: Which models, top to bottom (default: every model with a value there).
+        colors: Model → colour (default: the palette).
+        ax: Where to draw.
+
+    Returns:
+        The axes.
+
+    Raises:
+        ValueError: naming the unknown step, metric or models, and the known ones.
+    """
+    if metric not in table.columns:
+        raise ValueError(f"plot_comparison: no column {metric!r}; the table has {list(table)}")
+    steps = list(dict.fromkeys(table["step"]))
+    step = steps[-1] if step is None else step
+    if step not in steps:
+        raise ValueError(f"plot_comparison: no step {step!r}; the table has {steps}")
+    rows = table[table["step"] == step].dropna(subset=[metric])
+    known = list(dict.fromkeys(rows["model"]))
+    models = known if models is None else list(models)
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ValueError(
+            f"plot_comparison: no {metric} at {step!r} for {unknown}; models there: {known}"
+        )
+    ax = plot_seed_dots(rows, metric, ax=ax, models=models, colors=colors, xlabel=metric)
+    if models:
+        means = rows[rows["model"].isin(models)].groupby("model")[metric].mean()
+        ax.axvline(means.max(), color="grey", ls=":", lw=1)
+    seeds = rows[rows["model"].isin(models)].groupby("model")["seed"].nunique()
+    count = f"{seeds.min()}" if seeds.min() == seeds.max() else f"{seeds.min()}–{seeds.max()}"
+    ax.set_title(f"{step}: {metric}, {count} seeds per model (dotted: best mean)", fontsize=10)
     return ax
 
 
