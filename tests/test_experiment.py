@@ -484,6 +484,19 @@ def test_one_training_judged_by_two_rules_gives_what_each_rule_gives_alone(small
     assert (alternative.epochs, alternative.best_epoch) == (own.epochs, own.best_epoch)
     for name, values in own.predictions.items():
         np.testing.assert_array_equal(alternative.predictions[name], values)
+    steps = mtl.experiment.run("escm2_ips", splits, select_on="steps", **kwargs)
+    assert (both.epochs, both.best_epoch, both.converged) == (steps.epochs, steps.best_epoch, True)
+    for name, values in steps.predictions.items():  # going on for the other rule changes nothing
+        np.testing.assert_array_equal(both.predictions[name], values)
+    # the other way round: the rule watched second stops later, and training waits for it
+    later = mtl.experiment.run(
+        "escm2_ips", splits, select_on="loss", also_select_on="steps", **kwargs
+    )
+    assert later.alternative.converged and later.alternative.epochs == steps.epochs > later.epochs
+    for run, alone in ((later, own), (later.alternative, steps)):
+        assert (run.epochs, run.best_epoch) == (alone.epochs, alone.best_epoch)
+        for name, values in alone.predictions.items():
+            np.testing.assert_array_equal(run.predictions[name], values)
     options = {k: v for k, v in kwargs.items() if k != "seed"}
     table = mtl.experiment.run_seeds(
         ["escm2_ips"], splits, (0,), select_on="steps", also_select_on="loss", **options

@@ -216,10 +216,10 @@ def run(
             their own, whichever is asked.
         also_select_on: Also judge the same training by this other rule (see
             `select_on`): `RunResult.alternative` then holds the test predictions of the
-            epoch it would have kept, and the epoch it would have stopped after
-            (`mtl_lib.train.KeepBest`). Where it stops first, that is exactly the run
-            `select_on=also_select_on` gives, at no extra training; where it would have
-            stopped later, the alternative is not `converged`. Not for BASE.
+            epoch it keeps, and the epoch it stops after (`mtl_lib.train.KeepBest`).
+            Training then goes on until both rules have stopped (or the epoch cap), and
+            each rule's result is exactly the run that rule alone gives: the same steps up
+            to its stop, its kept epoch's weights. Not for BASE.
         **build_kwargs: Passed to the builder (e.g. `alpha`, `tower_units`).
 
     Returns:
@@ -262,9 +262,14 @@ def run(
             lambda: record.build(schema.with_steps(steps), **build_kwargs),
         )
         objective = record.objective(steps)
-        watch = None
+        watch = keep = None
+        callbacks: list[keras.callbacks.Callback] = []
         if also_select_on is not None:
+            # Both rules watch the same training, which goes on until both have stopped:
+            # each rule's kept epoch is then exactly what a run stopped by it gives.
+            keep = train.KeepBest(_monitor(objective, schema, select_on), patience)
             watch = train.KeepBest(_monitor(objective, schema, also_select_on), patience)
+            callbacks = [keep, watch, train.StopWhenAll((keep, watch))]
         history = _train_one(
             model,
             splits.train,
@@ -272,9 +277,13 @@ def run(
             objective=objective,
             validation=_validation(splits, options.pop("log_validation"), patience),
             seed=seed,
-            callbacks=[watch] if watch is not None else (),
-            **options,
+            callbacks=callbacks,
+            **{**options, "patience": None if keep is not None else patience},
         )
+        full_history = history
+        if keep is not None:  # the run as `select_on`'s rule ends it
+            model.set_weights(keep.weights)
+            history = history.iloc[: keep.stopped_epoch or len(history)]
     predictions = train.predict(model, splits.test, schema)
     result = RunResult(
         name,
@@ -288,24 +297,26 @@ def run(
     )
     result.selected_on = select_on if patience is not None else None
     if watch is not None:
-        result.alternative = _alternative(result, watch, splits, also_select_on)
+        result.alternative = _alternative(result, watch, splits, also_select_on, full_history)
     return result
 
 
-def _alternative(result: RunResult, watch: train.KeepBest, splits: Splits, rule: str) -> RunResult:
-    """The run as `watch`'s rule would have ended it: its kept epoch's test predictions."""
+def _alternative(
+    result: RunResult, watch: train.KeepBest, splits: Splits, rule: str, history: pd.DataFrame
+) -> RunResult:
+    """The run as `watch`'s rule ends it: its kept epoch's test predictions."""
     model = result.models[0]
     kept = model.get_weights()
     model.set_weights(watch.weights)
     predictions = train.predict(model, splits.test, splits.schema)
     model.set_weights(kept)
     stopped = watch.stopped_epoch
-    epochs = stopped if stopped is not None else result.epochs
+    epochs = stopped if stopped is not None else len(history)
     return RunResult(
         result.name,
         result.seed,
         predictions,
-        result.history.iloc[:epochs],
+        history.iloc[:epochs],
         result.params,
         result.examples_per_second,
         [],

@@ -25,6 +25,7 @@ from mtl_lib.train.fitting import (
     SELECTED,
     STEPS_PER_EXECUTION,
     KeepBest,
+    StopWhenAll,
     compile_model,
     fit,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "SELECTED",
     "STEPS_PER_EXECUTION",
     "KeepBest",
+    "StopWhenAll",
     "compile_model",
     "fit",
     "predict",

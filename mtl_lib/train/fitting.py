@@ -291,6 +291,26 @@ class KeepBest(keras.callbacks.Callback):
             self.stopped_epoch = epoch + 1
 
 
+class StopWhenAll(keras.callbacks.Callback):
+    """Stops training once every one of several `KeepBest` rules would have stopped.
+
+    With two rules of early stopping watching one training, the run goes on until the
+    later of the two stops, so that each rule's kept epoch is known.
+
+    Args:
+        rules: The `KeepBest` callbacks, also passed to `fit`, before this one.
+    """
+
+    def __init__(self, rules: Sequence[KeepBest]) -> None:
+        super().__init__()
+        self.rules = tuple(rules)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Stop the training when no rule is still waiting."""
+        if all(rule.stopped_epoch is not None for rule in self.rules):
+            self.model.stop_training = True
+
+
 def fit(
     model: keras.Model,
     train: tf.data.Dataset,
