@@ -310,7 +310,9 @@ class MixtureOfExperts(keras.layers.Layer):
             # (batch, tasks, experts) @ (batch, experts, units), a matmul per row: TensorFlow's
             # einsum of the same is slower
             mixed = ops.matmul(ops.stack(gates, axis=1), experts)
-        return [mixed[:, k] for k in range(self.num_tasks)], list(gates)
+        # unstack, not one slice per task: its gradient is one stack, not a zero-filled
+        # tensor per task to add up (the same numbers, a faster step)
+        return ops.unstack(mixed, axis=1), list(gates)
 
     def compute_output_shape(self, input_shape: tuple | Sequence[tuple]) -> tuple[list, list]:
         if _is_list(input_shape) and not isinstance(input_shape[0], int | None):
@@ -482,7 +484,7 @@ class ExtractionLayer(keras.layers.Layer):
             logits = ops.reshape(logits, (-1, len(gates), self.num_experts))
         g = ops.softmax(logits, axis=-1)  # (batch, outputs, N)
         mixed = ops.matmul(g, experts)  # (batch, outputs, units): Σ_i g_i E_i, per output
-        return [mixed[:, k] for k in range(len(gates))], [g[:, k] for k in range(len(gates))]
+        return ops.unstack(mixed, axis=1), ops.unstack(g, axis=1)  # unstack: see MixtureOfExperts
 
     def _padded_gate(
         self, k: int, gate: keras.layers.Dense
