@@ -163,6 +163,9 @@ def main() -> None:
         if (ROOT.parent / "shared").exists():
             (Path(parent) / "shared").symlink_to(ROOT.parent / "shared")
         copy_tree(folder)
+        # results a notebook saves for readers (08's CSV) go to the copy, not to the
+        # repository that `mtl_lib` is installed from (`mtl.experiment.results_folder`)
+        os.environ["MTL_RESULTS"] = str(folder / "results")
         references = notebook_paths(args.paths)
         copies = [folder / reference.relative_to(ROOT) for reference in references]
         with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
