@@ -1,7 +1,8 @@
 """Export a trained model for serving: a SavedModel that takes raw feature columns.
 
 The SavedModel's `serving_default` signature takes one 1-D tensor per feature field, keyed
-by the field's name (int64 ids for C/D fields, float32 values for K fields), and returns
+by the field's name (int64 ids for C/D fields, float32 values for K fields), and one 2-D
+int64 tensor `(rows, length)` per bag (its ids, padded with −1), and returns
 every funnel step's entire-space probability, keyed by step, each of shape `(rows,)`. It
 checks its input (equal column lengths, ids within `0..n`, finite K values) and needs
 neither Keras nor `mtl_lib` to run: TensorFlow Serving, or any TensorFlow program, can
@@ -10,7 +11,8 @@ load it.
 A signature's input names must be Python identifiers. A field named otherwise (Ali-CCP's
 `101`, `109_14`) is served as `f_` and its name with other characters as `_`
 (`signature_name`: `f_101`); `assets.extra/funnel.json` records the mapping, and
-`mtl.serving.load` takes the data's own names.
+`mtl.serving.load` takes the data's own names, and takes a bag as one cell per row (a list
+of ids, or `"3|17"`), padding it.
 
 path = mtl.serving.export_saved_model(model, schema, "out/esmm")
 served = mtl.serving.load("out/esmm")                  # checks columns, returns NumPy
@@ -30,8 +32,9 @@ import numpy as np
 import tensorflow as tf
 from numpy.typing import ArrayLike
 
-from mtl_lib.data.inputs import IDS, VALUES, input_names
-from mtl_lib.data.schema import Schema
+from mtl_lib.data.bags import PAD, parse_bags
+from mtl_lib.data.inputs import BAGS, IDS, VALUES, bag_width, input_names
+from mtl_lib.data.schema import BAG, Field, Schema
 
 SIGNATURE = "serving_default"
 """The signature TensorFlow Serving calls by default."""
@@ -71,11 +74,16 @@ def signature_names(schema: Schema) -> dict[str, str]:
 
 
 def input_signature(schema: Schema) -> dict[str, tf.TensorSpec]:
-    """The served inputs: signature name → `TensorSpec((None,))`, int64 for C/D, float32 for K."""
+    """The served inputs: signature name → `TensorSpec`.
+
+    `(None,)` int64 for C/D, float32 for K, and `(None, length)` int64 for a bag.
+    """
     names = signature_names(schema)
     return {
         names[f.name]: tf.TensorSpec(
-            (None,), tf.int64 if f.embedded else tf.float32, name=names[f.name]
+            (None, f.length) if f.bag else (None,),
+            tf.int64 if f.embedded else tf.float32,
+            name=names[f.name],
         )
         for f in schema.fields
     }
@@ -116,16 +124,21 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
             "a model with every step's output)"
         )
     inputs = model.input if isinstance(model.input, Mapping) else {}
-    widths = {IDS: len(schema.embedded_fields), VALUES: len(schema.numeric_names)}
+    widths = {
+        IDS: len(schema.embedded_fields),
+        BAGS: bag_width(schema),
+        VALUES: len(schema.numeric_names),
+    }
     for key in input_names(schema):
         if key not in inputs or inputs[key].shape[-1] != widths[key]:
+            what = {IDS: "id", BAGS: "bag", VALUES: "K"}[key]
             raise ValueError(
-                f"model {model.name!r} does not take the schema's {widths[key]} "
-                f"{'id' if key == IDS else 'K'} columns as input {key!r}; export it with "
-                "the schema it was built from"
+                f"model {model.name!r} does not take the schema's {widths[key]} {what} "
+                f"columns as input {key!r}; export it with the schema it was built from"
             )
     sizes = {f.name: int(f.size) for f in schema.fields if f.embedded}
     ids, values = [f.name for f in schema.embedded_fields], list(schema.numeric_names)
+    bags = [f.name for f in schema.bag_fields]
     steps = schema.steps
     served_as = signature_names(schema)
 
@@ -141,12 +154,21 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
                     message=f"feature {name!r}: every column must have the same length",
                 )
             )
-            if name in sizes:
+            if name in bags:
+                checks.append(
+                    tf.debugging.assert_greater_equal(
+                        column,
+                        tf.constant(PAD, tf.int64),
+                        message=f"feature {name!r}: a bag's ids must be >= 0 ({PAD}: padding)",
+                    )
+                )
+            if name in sizes and name not in bags:
                 checks.append(
                     tf.debugging.assert_non_negative(
                         column, message=f"feature {name!r}: ids must be >= 0"
                     )
                 )
+            if name in sizes:
                 checks.append(
                     tf.debugging.assert_less_equal(
                         column,
@@ -165,6 +187,10 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
         with tf.control_dependencies(checks):
             # The served columns, stacked into the model's matrices (`mtl_lib.data.inputs`).
             model_inputs = {IDS: tf.stack([tf.cast(features[n], tf.int32) for n in ids], axis=1)}
+            if bags:
+                model_inputs[BAGS] = tf.concat(
+                    [tf.cast(features[n], tf.int32) for n in bags], axis=1
+                )
             if values:
                 model_inputs[VALUES] = tf.stack([features[n] for n in values], axis=1)
         outputs = model(model_inputs, training=False)
@@ -176,7 +202,12 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
     path = Path(path)
     archive.write_out(str(path), verbose=False)
     (path / FUNNEL_FILE).parent.mkdir(exist_ok=True)
-    funnel = {"steps": list(steps), "features": list(schema.feature_names), "inputs": served_as}
+    funnel = {
+        "steps": list(steps),
+        "features": list(schema.feature_names),
+        "inputs": served_as,
+        "bags": {f.name: {"size": f.size, "length": f.length} for f in schema.bag_fields},
+    }
     (path / FUNNEL_FILE).write_text(json.dumps(funnel, indent=1) + "\n")
     return path
 
@@ -196,9 +227,14 @@ class ServedModel:
         self._fn = self._loaded.signatures[SIGNATURE]
         specs = dict(self._fn.structured_input_signature[1])
         steps, served_as = tuple(self._fn.structured_outputs), {n: n for n in specs}
+        bags: dict[str, dict] = {}
         if (self.path / FUNNEL_FILE).is_file():
             funnel = json.loads((self.path / FUNNEL_FILE).read_text())
             steps, served_as = tuple(funnel["steps"]), funnel.get("inputs", served_as)
+            bags = funnel.get("bags", {})
+        self._bags = {
+            name: Field(name, BAG, spec["size"], spec["length"]) for name, spec in bags.items()
+        }
         self._served_as: dict[str, str] = served_as
         self.inputs: dict[str, tf.TensorSpec] = {n: specs[s] for n, s in served_as.items()}
         """The columns it takes, by the data's names (`101`, not `f_101`)."""
@@ -208,10 +244,13 @@ class ServedModel:
     def __call__(self, features: Mapping[str, ArrayLike]) -> dict[str, np.ndarray]:
         """Each step's probability for every row of `features`.
 
+        A bag's column holds one cell per row: a list of ids, or the ids joined by `|`
+        (padded here), or a padded `(rows, length)` array with −1 for padding.
+
         Raises:
             ValueError: naming the SavedModel and the column, for a missing or unknown
                 column, a column that is not 1-D, columns of unequal lengths, an id out
-                of range, or a K value that is not finite.
+                of range, a bag longer than its length, or a K value that is not finite.
         """
         missing = [name for name in self.inputs if name not in features]
         if missing:
@@ -226,6 +265,11 @@ class ServedModel:
             raise ValueError(f"{self.path}: unknown feature column(s) {unknown}")
         tensors = {}
         for name, spec in self.inputs.items():
+            if name in self._bags:
+                tensors[self._served_as[name]] = tf.constant(
+                    self._bag_column(name, features[name]), dtype=spec.dtype
+                )
+                continue
             column = np.asarray(features[name])
             if column.ndim != 1:
                 raise ValueError(
@@ -240,6 +284,21 @@ class ServedModel:
             reason = found.group(1).replace("\\'", "'") if found else error.message
             raise ValueError(f"{self.path}: {reason}") from error
         return {step: outputs[step].numpy() for step in self.steps}
+
+    def _bag_column(self, name: str, cells: ArrayLike) -> np.ndarray:
+        """A bag's cells as its padded `(rows, length)` matrix, checked."""
+        field = self._bags[name]
+        if isinstance(cells, np.ndarray) and cells.ndim == 2 and cells.dtype.kind in "iu":
+            if cells.shape[1] != field.length:
+                raise ValueError(
+                    f"{self.path}: bag {name!r} must be padded to its length {field.length}, "
+                    f"got shape {cells.shape}"
+                )
+            return cells
+        try:
+            return parse_bags(list(cells), field, lambda _, i: f"bag {name!r}, row {i}")
+        except ValueError as error:
+            raise ValueError(f"{self.path}: {error}") from None
 
 
 def load(path: str | Path) -> ServedModel:

@@ -1,4 +1,4 @@
-"""The form in which features reach a model: one id matrix and one value matrix.
+"""The form in which features reach a model: one id matrix, one bag matrix, one value matrix.
 
 Files, frames, the `Schema` and the serving signature are keyed by field name; a model
 takes every id field at once as one integer matrix (looked up in one fused embedding
@@ -8,6 +8,9 @@ per-tensor costs of TensorFlow, not the arithmetic, dominate a small model's ste
 
     inputs = mtl.data.to_inputs(frame, schema)   # {"ids": (rows, 25) int32}
     model(inputs)                                 # or model.predict(inputs)
+
+Bags (multi-valued id fields, `mtl_lib.data.bags`) come as one more matrix, every bag
+padded to its length and the bags side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from mtl_lib.data.bags import parse_bags
 from mtl_lib.data.schema import Schema
 
 IDS = "ids"
@@ -27,10 +31,26 @@ VALUES = "values"
 """Input key of the K-value matrix `(batch, len(schema.numeric_names))`, float32, present
 only when the schema has K fields."""
 
+BAGS = "bags"
+"""Input key of the bag matrix `(batch, Σ length)`, int32: each of `schema.bag_fields` in
+turn, padded to its length with `mtl_lib.data.bags.PAD` (−1); present only with bags."""
+
 
 def input_names(schema: Schema) -> tuple[str, ...]:
-    """The model input keys a schema needs: `("ids",)`, or `("ids", "values")` with K fields."""
-    return (IDS, VALUES) if schema.numeric_names else (IDS,)
+    """The model input keys a schema needs: `"ids"`, then `"bags"`, `"values"` if any.
+
+    `"bags"` comes with bag fields, `"values"` with K fields.
+    """
+    return (
+        (IDS,)
+        + ((BAGS,) if schema.bag_fields else ())
+        + ((VALUES,) if schema.numeric_names else ())
+    )
+
+
+def bag_width(schema: Schema) -> int:
+    """Columns of the bag matrix: the sum of the bags' lengths."""
+    return sum(f.length for f in schema.bag_fields)
 
 
 def to_inputs(
@@ -44,7 +64,8 @@ def to_inputs(
         schema: The features to stack.
 
     Returns:
-        `{"ids": (rows, fields) int32}`, plus `"values": (rows, K) float32` with K fields.
+        `{"ids": (rows, fields) int32}`, plus `"bags": (rows, Σ length) int32` with bags
+        and `"values": (rows, K) float32` with K fields.
 
     Raises:
         ValueError: naming the first feature that `columns` lacks.
@@ -59,6 +80,11 @@ def to_inputs(
         raise ValueError(f"no column {missing[0]!r} among the features given")
     ids = [f.name for f in schema.embedded_fields]
     inputs = {IDS: _stack(columns, ids, np.int32)}
+    if schema.bag_fields:
+        inputs[BAGS] = np.concatenate(
+            [parse_bags(pd.Series(columns[f.name], name=f.name), f) for f in schema.bag_fields],
+            axis=1,
+        )
     if schema.numeric_names:
         inputs[VALUES] = _stack(columns, schema.numeric_names, np.float32)
     return inputs

@@ -21,7 +21,7 @@ VOCAB_FILE = "vocab.json"
 FEATURES_HEADER = ("Feature_Name", "Type_Index")
 """The header of a feature list, by which it is found."""
 
-_TYPE_INDEX = {"C", "D", "K", "target", "truth"}
+_TYPE_INDEX = {"C", "D", "K", "B", "target", "truth"}
 
 
 def find_schema_files(folder: str | Path) -> tuple[Path, Path]:
@@ -118,7 +118,7 @@ def read_features_csv(path: Path) -> list[tuple[int, str, str]]:
         if kind not in _TYPE_INDEX:
             raise ValueError(
                 f"{path}, line {line}: Type_Index of {name!r} must be one of "
-                f"C, D, K, target, truth; got {kind!r}"
+                f"C, D, K, B, target, truth; got {kind!r}"
             )
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError(f"{path}, line {line}: {name!r} is not a valid column name")

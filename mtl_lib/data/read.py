@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from mtl_lib.data.inputs import IDS, VALUES, to_inputs
-from mtl_lib.data.schema import Schema
+from mtl_lib.data.bags import PAD
+from mtl_lib.data.inputs import BAGS, IDS, VALUES, bag_width, to_inputs
+from mtl_lib.data.schema import BAG_SEPARATOR, Schema
 from mtl_lib.data.validate import (
     check_header,
     inconsistent_rows,
@@ -236,7 +237,9 @@ def _unchecked(
     frame: pd.DataFrame, schema: Schema, drop_inconsistent: bool
 ) -> tuple[pd.DataFrame, int]:
     """Features and steps cast without checks; inconsistent rows dropped if asked."""
-    columns = {f.name: np.int32 if f.embedded else np.float32 for f in schema.fields}
+    columns = {
+        f.name: object if f.bag else np.int32 if f.embedded else np.float32 for f in schema.fields
+    }
     columns |= dict.fromkeys(schema.steps, np.int8)
     columns |= {c: np.float32 for c in schema.truth if c in frame.columns}
     clean = pd.DataFrame({c: frame[c].to_numpy(dtype=t) for c, t in columns.items()})
@@ -401,9 +404,10 @@ def _read_spill(
 ) -> tf.data.Dataset:
     """Batches of `(features, labels)` from a spill file of `rows` rows (see `_write_spill`)."""
     ids = [f.name for f in schema.embedded_fields]
+    bags = bag_width(schema)
     values = list(schema.numeric_names)
     steps = list(schema.steps)
-    width = len(ids) + len(values) + len(steps)
+    width = len(ids) + bags + len(values) + len(steps)
 
     def block(index: tf.Tensor, record: tf.Tensor) -> tf.Tensor:
         words = tf.reshape(tf.io.decode_raw(record, tf.int32), (SPILL_BLOCK_ROWS, width))
@@ -412,11 +416,13 @@ def _read_spill(
         ]
 
     def split(words: tf.Tensor) -> tuple[Features, Labels]:
-        at = np.cumsum([len(ids), len(values)])
+        at = np.cumsum([len(ids), bags, len(values)])
         features = {IDS: words[:, : at[0]]}
+        if bags:
+            features[BAGS] = words[:, at[0] : at[1]]
         if values:
-            features[VALUES] = tf.bitcast(words[:, at[0] : at[1]], tf.float32)
-        labels = tf.bitcast(words[:, at[1] :], tf.float32)
+            features[VALUES] = tf.bitcast(words[:, at[1] : at[2]], tf.float32)
+        labels = tf.bitcast(words[:, at[2] :], tf.float32)
         return features, dict(zip(steps, tf.split(labels, len(steps), axis=1), strict=True))
 
     record = SPILL_BLOCK_ROWS * width * 4
@@ -444,10 +450,11 @@ def _write_spill(
 ) -> tuple[str, int, Callable[[], None]]:
     """Decode a data file once into a spill file of 32-bit words (see `_open_spill`).
 
-    Each row is its ids (int32), K values (float32) and steps (float32, 0 or 1), in schema
-    order, as raw little-endian words; the file is padded with zero rows to whole blocks of
-    `SPILL_BLOCK_ROWS`. Lines are read with `TextLineDataset` and decoded with `decode_csv`
-    a batch at a time, so memory stays bounded whatever the file's size.
+    Each row is its ids (int32), bags (int32, each padded to its length with `PAD`), K
+    values (float32) and steps (float32, 0 or 1), in schema order, as raw little-endian
+    words; the file is padded with zero rows to whole blocks of `SPILL_BLOCK_ROWS`. Lines
+    are read with `TextLineDataset` and decoded with `decode_csv` a batch at a time, so
+    memory stays bounded whatever the file's size.
 
     Returns:
         The name to read the spill file by, its rows, and the function that removes it.
@@ -457,11 +464,22 @@ def _write_spill(
     names = [header[i] for i in select_cols]
     # Ids and K values are parsed as float64, as pandas does, then cast: `3.0` is a valid id
     # and K values round to float32 exactly as on the in-memory path.
+    bags = {f.name: f.length for f in schema.bag_fields}
     defaults = [
-        tf.constant([], tf.float32 if name in schema.steps else tf.float64) for name in names
+        tf.constant([""])
+        if name in bags
+        # a bag's cell is text: `3|17`, or empty
+        else tf.constant([], tf.float32 if name in schema.steps else tf.float64)
+        for name in names
     ]
     ids = [f.name for f in schema.embedded_fields]
     values, steps = list(schema.numeric_names), list(schema.steps)
+
+    def padded(cells: tf.Tensor, length: int) -> tf.Tensor:
+        tokens = tf.strings.split(tf.strings.strip(cells), BAG_SEPARATOR)
+        tokens = tf.ragged.boolean_mask(tokens, tf.strings.length(tokens) > 0)
+        numbers = tf.cast(tf.strings.to_number(tokens, tf.float64), tf.int32)
+        return numbers.to_tensor(default_value=PAD, shape=(None, length))
 
     def decode(lines: tf.Tensor) -> tf.Tensor:
         lines = tf.boolean_mask(lines, tf.strings.length(lines) > 0)  # blank lines
@@ -469,6 +487,7 @@ def _write_spill(
             zip(names, tf.io.decode_csv(lines, defaults, select_cols=select_cols), strict=True)
         )
         words = [tf.cast(tf.stack([columns[n] for n in ids], axis=1), tf.int32)]
+        words += [padded(columns[n], length) for n, length in bags.items()]
         if values:
             k = tf.cast(tf.stack([columns[n] for n in values], axis=1), tf.float32)
             words.append(tf.bitcast(k, tf.int32))
@@ -493,7 +512,7 @@ def _write_spill(
                 block = words.numpy().astype("<i4", copy=False)
                 out.write(block.tobytes())
                 rows += len(block)
-            width = len(ids) + len(values) + len(steps)
+            width = len(ids) + sum(bags.values()) + len(values) + len(steps)
             out.write(bytes(4 * width * (-rows % SPILL_BLOCK_ROWS)))
     except BaseException:
         remove()

@@ -5,11 +5,15 @@ The layout is the original project's, so that users can drop their own data in:
 - a feature list, `features.csv`, header `Feature_Name,Type_Index`, one row per column of
   the data files. `Type_Index` is `C` (categorical id), `D` (bucketized numeric id), `K`
   (other numeric) or `target` (a 0/1 funnel step; rows in funnel order). This project adds
-  `truth` for ground-truth probability columns, read for evaluation and never as features.
+  `truth` for ground-truth probability columns, read for evaluation and never as features,
+  and `B` for a bag: a multi-valued id field (a user's set of categories), whose cell is
+  its ids joined by `|` (`3|17|42`; empty for an empty bag).
 - a vocabulary, `vocab.json`, a JSON object mapping every C and D feature to its number of
   categories `n`: ids run `0..n`, so its embedding table has `n + 1` rows. A K feature with
   an entry is an id too, looked up in a table of `n + 1` rows (as the original code does);
-  a K feature without one is a plain number.
+  a K feature without one is a plain number. A bag maps to an object
+  `{"size": n, "length": L, "pooling": "mean"}`: ids `0..n`, at most `L` of them per row,
+  pooled by their mean (or `"sum"`).
 
 The original project's own files load as they ship (`Schema.load` finds them): its feature
 list `info_v4.csv` (found by its header, whatever its name) and its vocabulary
@@ -36,8 +40,14 @@ from mtl_lib.data.layout import (
     read_vocab_json,
 )
 
-Kind = Literal["C", "D", "K"]
+Kind = Literal["C", "D", "K", "B"]
 EMBEDDED_KINDS = ("C", "D")
+BAG = "B"
+"""The kind of a bag: a multi-valued id field, padded to its `length`, pooled by `pooling`."""
+BAG_SEPARATOR = "|"
+"""Joins the ids of a bag in a data file's cell and a frame's column: `3|17|42`."""
+POOLINGS = ("mean", "sum")
+"""How a bag's embeddings are pooled: their mean (the ESMM paper's), or their sum."""
 TRUTH_PREFIX = "true_p_"
 
 
@@ -65,20 +75,31 @@ class Field:
 
     Attributes:
         name: Column name in the data files.
-        kind: `"C"` categorical id, `"D"` bucketized numeric id, `"K"` other numeric.
-        size: The largest id `n` (ids run `0..n`): required for C and D; for K, `None` (a
-            plain number) or a size, which makes the K column an id as well (the original
-            project looks every column of its vocabulary up in an embedding table).
+        kind: `"C"` categorical id, `"D"` bucketized numeric id, `"K"` other numeric,
+            `"B"` a bag (several ids of one field in a row, e.g. a user's categories).
+        size: The largest id `n` (ids run `0..n`): required for C, D and B; for K, `None`
+            (a plain number) or a size, which makes the K column an id as well (the
+            original project looks every column of its vocabulary up in an embedding table).
+        length: For a bag, the most ids a row may hold: its padded width. `None` otherwise.
+        pooling: For a bag, how its ids' embeddings become one vector: `"mean"` or
+            `"sum"` (padding counts in neither; an empty bag is the zero vector).
     """
 
     name: str
     kind: Kind
     size: int | None = None
+    length: int | None = None
+    pooling: str | None = None
 
     @property
     def embedded(self) -> bool:
-        """Whether the field is an id looked up in an embedding table (C, D, or K with a size)."""
-        return self.kind in EMBEDDED_KINDS or (self.kind == "K" and self.size is not None)
+        """Whether the field is looked up in an embedding table (C, D, B, or K with a size)."""
+        return self.kind in (*EMBEDDED_KINDS, BAG) or (self.kind == "K" and self.size is not None)
+
+    @property
+    def bag(self) -> bool:
+        """Whether the field is a bag (multi-valued ids)."""
+        return self.kind == BAG
 
     @property
     def vocabulary_size(self) -> int:
@@ -127,16 +148,17 @@ class Schema:
             raise ValueError("schema has no funnel steps (label columns)")
         labels = set(self.steps) | set(self.truth)
         for field in self.fields:
-            if field.kind not in ("C", "D", "K"):
+            if field.kind not in ("C", "D", "K", BAG):
                 raise ValueError(
-                    f"feature {field.name!r}: kind must be C, D or K, got {field.kind!r}"
+                    f"feature {field.name!r}: kind must be C, D, K or B, got {field.kind!r}"
                 )
+            _check_bag(field)
             if field.name in labels or field.name.startswith(TRUTH_PREFIX):
                 raise ValueError(
                     f"feature {field.name!r} is a label or ground-truth column: using it as "
                     "an input would leak the answer (label leakage)"
                 )
-            if field.kind in EMBEDDED_KINDS or field.size is not None:
+            if field.kind in (*EMBEDDED_KINDS, BAG) or field.size is not None:
                 if isinstance(field.size, bool) or not isinstance(field.size, int):
                     raise ValueError(
                         f"feature {field.name!r} ({field.kind}): size must be an integer "
@@ -147,6 +169,11 @@ class Schema:
                         f"feature {field.name!r} ({field.kind}): size must be >= 1, "
                         f"got {field.size}"
                     )
+        if self.bag_fields and not self.embedded_fields:
+            raise ValueError(
+                "a schema with bags needs at least one single-valued id field (C, D, or K "
+                "with a size) as well"
+            )
         # After the leakage check, so that a feature named like a step is called leakage.
         _check_unique([f.name for f in self.fields] + list(self.steps) + list(self.truth))
 
@@ -158,8 +185,21 @@ class Schema:
 
     @property
     def embedded_fields(self) -> tuple[Field, ...]:
-        """The id fields (C, D and K with a size), each looked up in its embedding table."""
-        return tuple(f for f in self.fields if f.embedded)
+        """The single-valued id fields (C, D and K with a size): the columns of the ids matrix."""
+        return tuple(f for f in self.fields if f.embedded and not f.bag)
+
+    @property
+    def bag_fields(self) -> tuple[Field, ...]:
+        """The bags (B), in file order: the blocks of the bags matrix."""
+        return tuple(f for f in self.fields if f.bag)
+
+    @property
+    def bags(self) -> dict[str, dict]:
+        """Each bag's table rows (`n + 1`), length and pooling, as `FieldEmbedding` takes them."""
+        return {
+            f.name: {"rows": f.vocabulary_size, "length": f.length, "pooling": f.pooling}
+            for f in self.bag_fields
+        }
 
     @property
     def numeric_names(self) -> tuple[str, ...]:
@@ -168,7 +208,7 @@ class Schema:
 
     @property
     def vocabulary_sizes(self) -> dict[str, int]:
-        """Embedding-table rows (`n + 1`) per id field."""
+        """Embedding-table rows (`n + 1`) per single-valued id field (bags: `bags`)."""
         return {f.name: f.vocabulary_size for f in self.embedded_fields}
 
     @property
@@ -198,7 +238,11 @@ class Schema:
             writer.writerows((fld.name, fld.kind) for fld in self.fields)
             writer.writerows((step, "target") for step in self.steps)
             writer.writerows((col, "truth") for col in self.truth)
-        vocab = {f.name: f.size for f in self.embedded_fields}
+        vocab = {
+            f.name: {"size": f.size, "length": f.length, "pooling": f.pooling} if f.bag else f.size
+            for f in self.fields
+            if f.embedded
+        }
         (folder / VOCAB_FILE).write_text(json.dumps(vocab, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
@@ -276,6 +320,8 @@ class Schema:
                 targets.append(name)
             elif kind == "truth":
                 truth.append(name)
+            elif kind == BAG:
+                fields.append(_bag_from_json(name, vocab.get(name), vocab_json, features_csv))
             else:
                 if kind in EMBEDDED_KINDS and name not in vocab:
                     raise ValueError(
@@ -289,7 +335,10 @@ class Schema:
             raise ValueError(
                 f"{vocab_json}: key {extra[0]!r} is not a feature (C, D or K) of {features_csv}"
             )
+        bags = {f.name for f in fields if f.bag}
         for name, size in vocab.items():
+            if name in bags:
+                continue
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ValueError(
                     f"{vocab_json}: {name!r} must map to a positive integer number of "
@@ -331,11 +380,52 @@ def _named_steps(
     return steps
 
 
+def _bag_from_json(name: str, entry: object, vocab_json: Path, features_csv: Path) -> Field:
+    """A bag's `Field` from its vocabulary entry `{"size": n, "length": L, "pooling": p}`."""
+    if not isinstance(entry, dict) or set(entry) - {"size", "length", "pooling"}:
+        raise ValueError(
+            f"{vocab_json}: bag {name!r} (type B in {features_csv}) must map to an object "
+            f'{{"size": n, "length": L, "pooling": "mean" or "sum"}}, got {entry!r}'
+        )
+    field = Field(name, BAG, entry.get("size"), entry.get("length"), entry.get("pooling", "mean"))
+    try:
+        _check_bag(field)
+    except ValueError as err:
+        raise ValueError(f"{vocab_json}: {err}") from None
+    return field
+
+
+def _check_bag(field: Field) -> None:
+    """A bag's length and pooling are right; other kinds have neither."""
+    if not field.bag:
+        if field.length is not None or field.pooling is not None:
+            raise ValueError(
+                f"feature {field.name!r} ({field.kind}): only a bag (B) has a length and a pooling"
+            )
+        return
+    length = field.length
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(
+            f"bag {field.name!r}: length must be a positive integer (the most ids a row "
+            f"holds), got {length!r}"
+        )
+    if field.pooling not in POOLINGS:
+        raise ValueError(
+            f"bag {field.name!r}: pooling must be one of {', '.join(POOLINGS)}, "
+            f"got {field.pooling!r}"
+        )
+
+
 def _plain_size(field: Field) -> Field:
-    """The field with an integral size (e.g. `np.int64` from a data frame) made an `int`."""
-    size = field.size
+    """The field with integral numbers (e.g. `np.int64`) made `int`s; a bag's pooling `mean`."""
+    size, length = field.size, field.length
     if isinstance(size, numbers.Integral) and not isinstance(size, bool | int):
-        return Field(field.name, field.kind, int(size))
+        size = int(size)
+    if isinstance(length, numbers.Integral) and not isinstance(length, bool | int):
+        length = int(length)
+    pooling = "mean" if field.bag and field.pooling is None else field.pooling
+    if (size, length, pooling) != (field.size, field.length, field.pooling):
+        return Field(field.name, field.kind, size, length, pooling)
     return field
 
 

@@ -7,7 +7,7 @@ the first offending data row (1-based, not counting the header, so data row `r` 
 1. the file has a header and at least one data row;
 2. every feature and step column is present (ground-truth columns are optional);
 3. ids (C, D, and K with a number of categories) are integers in `[0, n]`, `n` being the
-   field's size;
+   field's size; a bag's (B) cell holds at most its length of them, joined by `|`;
 4. no feature cell is empty or NaN, and the other K features are finite numbers;
 5. step labels are 0 or 1, ground-truth columns numbers in `[0, 1]`;
 6. no row reaches a step without the step before it (funnel consistency); such rows are an
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mtl_lib.data.bags import format_bags, parse_bags
 from mtl_lib.data.schema import Schema
 
 # Header names shown in a missing-column error (real headers run to hundreds of columns).
@@ -135,7 +136,7 @@ def validate_frame(
     Returns:
         `(clean, dropped)`: the kept rows with the schema columns present, in
         `schema.columns` order and a fresh index (C/D as int32, steps as int8, K and truth as
-        float32), and the number of rows dropped.
+        float32, bags as their cells `3|17|42`), and the number of rows dropped.
 
     Raises:
         ValueError: naming the source, column, first offending row and value.
@@ -264,6 +265,9 @@ def _validate(
 
     out: dict[str, np.ndarray] = {}
     for field in schema.fields:
+        if field.bag:  # kept as its cells, `3|17|42`, checked and written the one way
+            out[field.name] = format_bags(parse_bags(frame[field.name], field, where))
+            continue
         values, codes = _parse(frame[field.name])
         if field.embedded:
             bad = codes == _OK

@@ -9,7 +9,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from mtl_lib.data.inputs import IDS, VALUES
+from mtl_lib.data.inputs import BAGS, IDS, VALUES
+from mtl_lib.data.schema import POOLINGS
 
 #: The package every serializable object of mtl_lib registers under with Keras (layers,
 #: losses, optimizers: `"mtl_lib>MLP"`), so that `.keras` files load them by name.
@@ -23,9 +24,16 @@ class FieldEmbedding(keras.layers.Layer):
     Field f owns rows `offset_f .. offset_f + vocabulary_size_f − 1` of one table of
     `Σ_f vocabulary_size_f` rows: the embedding of id `i` of field f is row `offset_f + i`.
     A batch is then one gather (and one sparse gradient update) for every field at once,
-    instead of one per field; `field_table(name)` gives one field's rows. K (numeric)
-    fields are appended as they are. One instance is shared by all the towers of a model,
-    so every task's gradient trains the same embeddings.
+    instead of one per field; `field_table(name)` gives one field's rows. Bags
+    (multi-valued fields, `mtl_lib.data.bags`) own rows of the same table: a bag's ids are
+    looked up in the same gather and pooled, masked, into one vector per bag,
+
+        e_bag = Σ_j m_j · E[offset + id_j] / max(Σ_j m_j, 1)   (mean; sum: no division)
+
+    where `m_j` is 1 for an id and 0 for a padded slot (`PAD`, −1), so padding contributes
+    nothing and an empty bag is the zero vector. K (numeric) fields are appended as they
+    are. One instance is shared by all the towers of a model, so every task's gradient
+    trains the same embeddings.
 
     Ids must lie in `[0, vocabulary_size_f)`: `mtl_lib.data` validates files and frames,
     and `mtl_lib.serving` checks served requests, before any id reaches this layer (an
@@ -38,14 +46,18 @@ class FieldEmbedding(keras.layers.Layer):
             `inputs["values"]`, appended after the embeddings.
         embedding_dim: Width of every embedding.
         embeddings_regularizer: Optional regularizer of the table (e.g. `"l2"`).
+        bags: Bag name → `{"rows": n + 1, "length": L, "pooling": "mean" or "sum"}`, in
+            the order of the blocks of `inputs["bags"]` (`Schema.bags`).
 
     Call args:
         inputs: `{"ids": (batch, len(vocabulary_sizes)) int ids}`, plus
-            `"values": (batch, len(numeric))` floats when there are K fields (the form
+            `"bags": (batch, Σ L) int ids, −1 for padding` with bags and
+            `"values": (batch, len(numeric))` floats with K fields (the form
             `mtl_lib.data.make_dataset` yields).
 
     Returns:
-        `(batch, len(vocabulary_sizes) * embedding_dim + len(numeric))` floats.
+        `(batch, (len(vocabulary_sizes) + len(bags)) * embedding_dim + len(numeric))`
+        floats: the single fields' embeddings, then each bag's pooled one, then K values.
 
     Example:
         >>> layer = FieldEmbedding({"city": 301, "age": 11}, embedding_dim=4)
@@ -61,6 +73,7 @@ class FieldEmbedding(keras.layers.Layer):
         numeric: Sequence[str] = (),
         embedding_dim: int = 8,
         embeddings_regularizer: str | keras.regularizers.Regularizer | None = None,
+        bags: Mapping[str, Mapping] | None = None,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -76,15 +89,33 @@ class FieldEmbedding(keras.layers.Layer):
         self.numeric = tuple(numeric)
         self.embedding_dim = embedding_dim
         self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
-        sizes = np.array(list(self.vocabulary_sizes.values()), dtype=np.int64)
-        #: Row of each field's id 0 in the fused table.
-        self.offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype("int32")
-        self.total_rows = int(sizes.sum())
+        self.bags = {name: _checked_bag(name, spec) for name, spec in (bags or {}).items()}
+        tables = {**self.vocabulary_sizes, **{n: b["rows"] for n, b in self.bags.items()}}
+        if len(tables) < len(self.vocabulary_sizes) + len(self.bags):
+            raise ValueError("a bag has the name of a single-valued id field")
+        sizes = np.array(list(tables.values()), dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype("int32")
+        #: Row of each field's id 0 in the fused table (single fields, then bags).
+        self.table_offsets = dict(zip(tables, starts.tolist(), strict=True))
+        #: Row of each single field's id 0, in the order of the columns of `inputs["ids"]`.
+        self.offsets = starts[: len(self.vocabulary_sizes)]
+        # With bags, one more row: where padded slots look (their weight is 0).
+        self.total_rows = int(sizes.sum()) + (1 if self.bags else 0)
+        if self.bags:
+            lengths = [b["length"] for b in self.bags.values()]
+            #: Per column of `inputs["bags"]`: the row of its bag's id 0.
+            self.bag_offsets = np.repeat(starts[len(self.vocabulary_sizes) :], lengths)
+            #: `(Σ L, bags)`: 1 where a column belongs to a bag (the pooling's sum).
+            self.bag_membership = np.repeat(np.eye(len(lengths), dtype="float32"), lengths, 0)
+            self.bag_means = np.array(
+                [b["pooling"] == "mean" for b in self.bags.values()], dtype=bool
+            )
 
     @property
     def output_dim(self) -> int:
         """Width of the concatenated output."""
-        return len(self.vocabulary_sizes) * self.embedding_dim + len(self.numeric)
+        fields = len(self.vocabulary_sizes) + len(self.bags)
+        return fields * self.embedding_dim + len(self.numeric)
 
     def build(self, input_shape: Mapping[str, tuple]) -> None:
         self.embeddings = self.add_weight(
@@ -101,11 +132,27 @@ class FieldEmbedding(keras.layers.Layer):
         # with Ali-CCP's 2.3M rows that read, not the model, set the pace (19,000 against
         # 220,000 rows/s with `LazyAdam`, benchmarks/full_size.py). The TensorFlow
         # backend is the only one mtl_lib runs on (its input pipeline is tf.data).
-        vectors = tf.gather(self.embeddings.value, rows)
-        x = ops.reshape(vectors, (-1, len(self.vocabulary_sizes) * self.embedding_dim))
+        table = self.embeddings.value
+        vectors = tf.gather(table, rows)
+        x = [ops.reshape(vectors, (-1, len(self.vocabulary_sizes) * self.embedding_dim))]
+        if self.bags:
+            x.append(self._pool_bags(table, ops.cast(inputs[BAGS], "int32")))
         if self.numeric:
-            x = ops.concatenate([x, ops.cast(inputs[VALUES], self.compute_dtype)], axis=-1)
-        return x
+            x.append(ops.cast(inputs[VALUES], self.compute_dtype))
+        return ops.concatenate(x, axis=-1) if len(x) > 1 else x[0]
+
+    def _pool_bags(self, table: tf.Tensor, ids: keras.KerasTensor) -> keras.KerasTensor:
+        """Each bag's pooled embedding, `(batch, bags * dim)`, padded slots masked out."""
+        present = ids >= 0  # (batch, Σ L)
+        rows = ops.where(present, ids + self.bag_offsets, self.total_rows - 1)
+        weights = ops.cast(present, self.compute_dtype)
+        vectors = tf.gather(table, rows) * weights[..., None]  # (batch, Σ L, dim)
+        membership = ops.convert_to_tensor(self.bag_membership, self.compute_dtype)
+        pooled = ops.einsum("bwd,wk->bkd", vectors, membership)  # Σ_j m_j e_j per bag
+        counts = ops.matmul(weights, membership)  # (batch, bags): ids per bag
+        scale = ops.where(self.bag_means, 1.0 / ops.maximum(counts, 1.0), 1.0)
+        pooled = pooled * ops.cast(scale, self.compute_dtype)[..., None]
+        return ops.reshape(pooled, (-1, len(self.bags) * self.embedding_dim))
 
     def field_table(self, name: str) -> np.ndarray:
         """One field's embedding rows, `(vocabulary_sizes[name], embedding_dim)`: row i is id i.
@@ -113,11 +160,12 @@ class FieldEmbedding(keras.layers.Layer):
         Raises:
             KeyError: if `name` is not an id field of this layer.
         """
-        if name not in self.vocabulary_sizes:
-            raise KeyError(f"no id field {name!r}; the fields are {list(self.vocabulary_sizes)}")
-        start = int(self.offsets[list(self.vocabulary_sizes).index(name)])
+        if name not in self.table_offsets:
+            raise KeyError(f"no id field {name!r}; the fields are {list(self.table_offsets)}")
+        start = self.table_offsets[name]
+        rows = self.bags[name]["rows"] if name in self.bags else self.vocabulary_sizes[name]
         table = ops.convert_to_numpy(self.embeddings)
-        return table[start : start + self.vocabulary_sizes[name]]
+        return table[start : start + rows]
 
     def compute_output_shape(self, input_shape: Mapping[str, tuple]) -> tuple:
         return (input_shape[IDS][0], self.output_dim)
@@ -131,7 +179,20 @@ class FieldEmbedding(keras.layers.Layer):
             "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer)
             if self.embeddings_regularizer
             else None,
+            "bags": {name: dict(spec) for name, spec in self.bags.items()},
         }
+
+
+def _checked_bag(name: str, spec: Mapping) -> dict:
+    """A bag's `{"rows", "length", "pooling"}`, checked."""
+    rows, length, pooling = spec.get("rows"), spec.get("length"), spec.get("pooling", "mean")
+    if not isinstance(rows, int) or rows < 1 or not isinstance(length, int) or length < 1:
+        raise ValueError(
+            f"bag {name!r}: rows and length must be positive integers, got {dict(spec)}"
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(f"bag {name!r}: pooling must be one of {POOLINGS}, got {pooling!r}")
+    return {"rows": rows, "length": length, "pooling": pooling}
 
 
 def checked_units(units: Sequence[int], dropout: float) -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from mtl_lib.data.inputs import IDS, VALUES
+from mtl_lib.data.inputs import BAGS, IDS, VALUES, bag_width
 from mtl_lib.data.schema import Schema
 from mtl_lib.layers import FieldEmbedding
 
@@ -16,10 +16,13 @@ def feature_inputs(schema: Schema) -> dict[str, keras.KerasTensor]:
     """The model's inputs: one int32 id matrix, and one float32 matrix of K values if any.
 
     Returns:
-        `{"ids": (batch, C/D fields)}`, plus `"values": (batch, K fields)` when the schema
-        has K fields, matching `mtl_lib.data.make_dataset` and `mtl_lib.data.to_inputs`.
+        `{"ids": (batch, C/D fields)}`, plus `"bags": (batch, Σ bag lengths)` with bags and
+        `"values": (batch, K fields)` with K fields, matching `mtl_lib.data.make_dataset`
+        and `mtl_lib.data.to_inputs`.
     """
     inputs = {IDS: keras.Input(shape=(len(schema.embedded_fields),), dtype="int32", name=IDS)}
+    if schema.bag_fields:
+        inputs[BAGS] = keras.Input(shape=(bag_width(schema),), dtype="int32", name=BAGS)
     if schema.numeric_names:
         inputs[VALUES] = keras.Input(
             shape=(len(schema.numeric_names),), dtype="float32", name=VALUES
@@ -33,8 +36,17 @@ def shared_embedding(
     embedding_dim: int,
     name: str = "shared_embedding",
 ) -> keras.KerasTensor:
-    """Embed every id field (one fused table), append K values: `(batch, fields * dim + K)`."""
-    layer = FieldEmbedding(schema.vocabulary_sizes, schema.numeric_names, embedding_dim, name=name)
+    """Embed every id field, pool every bag, append K values: `(batch, (fields + bags) * dim + K)`.
+
+    One fused table holds every field's and bag's rows (`FieldEmbedding`).
+    """
+    layer = FieldEmbedding(
+        schema.vocabulary_sizes,
+        schema.numeric_names,
+        embedding_dim,
+        bags=schema.bags,
+        name=name,
+    )
     return layer(inputs)
 
 
