@@ -117,7 +117,7 @@ def test_label_leakage_in_files(tmp_path, name):
         ((Field("city", "C", 0),), ("click",), (), "size must be >= 1"),
         ((Field("x", "K", 0),), ("click",), (), "size must be >= 1"),
         ((Field("x", "K", 2.5),), ("click",), (), "size must be an integer"),
-        ((Field("x", "Z"),), ("click",), (), "kind must be C, D or K"),
+        ((Field("x", "Z"),), ("click",), (), "kind must be C, D, K or B"),
         ((), ("click",), (), "no feature columns"),
         ((Field("x", "K"),), (), (), "no funnel steps"),
     ],

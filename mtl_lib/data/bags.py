@@ -110,6 +110,17 @@ def format_bags(matrix: np.ndarray) -> np.ndarray:
     )
 
 
+def bag_codes(column: pd.Series | Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """A bag column's codes, unchecked against a size: `(codes int64 (Σ counts,), counts)`.
+
+    For re-indexing raw codes (`mtl_lib.datasets.encoding.Vocabulary`); the cells must hold
+    integers (a loader has checked them).
+    """
+    column = pd.Series(column) if not isinstance(column, pd.Series) else column
+    text, counts = _tokens(column)
+    return np.array(text, dtype=np.float64).astype(np.int64), counts
+
+
 def _tokens(column: pd.Series) -> tuple[list[str], np.ndarray]:
     """Every id's text, row after row, and the number of ids of each row."""
     dtype = column.dtype

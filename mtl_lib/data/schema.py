@@ -27,7 +27,7 @@ import csv
 import json
 import numbers
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -424,7 +424,7 @@ def _plain_size(field: Field) -> Field:
     if isinstance(length, numbers.Integral) and not isinstance(length, bool | int):
         length = int(length)
     pooling = "mean" if field.bag and field.pooling is None else field.pooling
-    if (size, length, pooling) != (field.size, field.length, field.pooling):
+    if any(a is not b for a, b in zip((size, length, pooling), astuple(field)[2:], strict=True)):
         return Field(field.name, field.kind, size, length, pooling)
     return field
 

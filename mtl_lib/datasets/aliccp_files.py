@@ -13,12 +13,16 @@ first lines, and says which it found in `Splits.source`:
   `ali_ccp_val*.csv`, `ali_ccp_test*.csv`, with the header `click,purchase`, 23 id fields
   (the 18, `210`, and `109_14,110_14,127_14,150_14`) and 8 number fields
   (`D109_14,...,D853`).
+- `"paddlerec"`, PaddleRec's ESMM / ESCM² samples: `field:id` token lines (see
+  `mtl_lib.datasets.aliccp_tokens`), in sub-folders `train/`, `test/` (and `valid/`,
+  `val/` or `dev/`) of any file names, as PaddleRec ships them, or in files whose names
+  hold `train`, `test`, `valid`. A field that appears several times in a line of the
+  training files is a bag (`Field` kind B, mean-pooled), the others single ids.
 - `"converted"`: `convert_aliccp`'s output folder (`aliccp.json`, `features.csv`,
   `vocab.json`, `{train,valid,test}.csv.gz`).
 
-The raw release (`sample_skeleton_*.csv`, `common_features_*.csv`) is recognised and
-refused with the call that converts it (`convert_aliccp`). PaddleRec's `field:id` token
-lines, whose multi-valued fields need a bag field kind, are not read yet.
+The raw release (`sample_skeleton_*.csv`, `common_features_*.csv`, or their `.tar.gz`
+archives) is recognised and refused with the call that converts it (`convert_aliccp`).
 
 **Names as the data has them.** Fields keep their Ali-CCP names (`101`, `109_14`,
 `D508`) in the `Schema`, the frames and `mtl.serving.load` (the SavedModel's signature,
@@ -42,6 +46,7 @@ training rows is held out (the same rows for the same seed and file).
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +54,13 @@ import numpy as np
 import pandas as pd
 
 from mtl_lib.data.schema import Field, Schema
+from mtl_lib.datasets.aliccp_tokens import (
+    MISSING,
+    TokenFile,
+    is_token_line,
+    read_token_file,
+    token_frame,
+)
 from mtl_lib.datasets.encoding import Vocabulary, checked_numbers, read_checked
 from mtl_lib.datasets.splits import Splits
 
@@ -117,6 +129,7 @@ def load_aliccp(
     max_rows: int | None = None,
     drop_inconsistent: bool = False,
     chunk_rows: int = CHUNK_ROWS,
+    bag_length: int | None = None,
 ) -> Splits:
     """Ali-CCP's train, validation and test splits from a folder of processed files.
 
@@ -131,6 +144,8 @@ def load_aliccp(
         drop_inconsistent: Drop rows with a purchase but no click (with a `UserWarning`
             saying how many) instead of raising.
         chunk_rows: Rows parsed and checked at a time.
+        bag_length: PaddleRec's format: the most ids a bag keeps (its first ones; the
+            rows cut are counted in `source`). `None`: the longest bag of the training rows.
 
     Returns:
         The splits, steps `("click", "purchase")`, with `source` (which format, which
@@ -163,6 +178,18 @@ def load_aliccp(
         splits = Splits.load(folder)
         splits.source = f"converted: convert_aliccp's output folder {folder}"
         return splits
+    tokens = _paddlerec_files(folder)
+    if tokens is not None:
+        return _load_paddlerec(
+            folder,
+            tokens,
+            valid_fraction=valid_fraction,
+            seed=seed,
+            min_count=min_count,
+            max_rows=max_rows,
+            drop_inconsistent=drop_inconsistent,
+            bag_length=bag_length,
+        )
     fmt, files = _detect(folder)
     headers, said = _headers(fmt, files)
     options = {"max_rows": max_rows, "chunk_rows": chunk_rows}
@@ -238,9 +265,152 @@ def _detect(folder: Path) -> tuple[ProcessedFormat, dict[str, Path]]:
     known = "; ".join(f"{f.name}: {', '.join(f.patterns.values())}" for f in FORMATS.values())
     raise FileNotFoundError(
         f"{folder}: no processed Ali-CCP files found. Known formats and their files: {known}; "
+        "paddlerec: train/ and test/ folders (or *train*, *test* files) of field:id lines; "
         "converted: aliccp.json (convert_aliccp's output); raw release: "
         "sample_skeleton_train.csv (convert it with convert_aliccp)"
     )
+
+
+_SPLIT_NAMES = {"train": ("train",), "valid": ("valid", "val", "dev"), "test": ("test",)}
+
+
+def _paddlerec_files(folder: Path) -> dict[str, list[Path]] | None:
+    """PaddleRec's files per split, if the folder holds `field:id` lines; else None."""
+    files: dict[str, list[Path]] = {}
+    for split, names in _SPLIT_NAMES.items():
+        for name in names:
+            found = _visible(folder / name) if (folder / name).is_dir() else []
+            if not found:
+                pattern = re.compile(rf"(^|[._-]){name}([._-]|\d|$)", re.IGNORECASE)
+                found = [p for p in _visible(folder) if pattern.search(p.name)]
+            if found:
+                files[split] = found
+                break
+    if "train" not in files:
+        return None
+    with open(files["train"][0], encoding="utf-8-sig", errors="replace") as f:
+        first = next((line for line in f if line.strip()), "")
+    if not is_token_line(first):
+        return None
+    if "test" not in files:
+        raise FileNotFoundError(
+            f"{folder}: found {', '.join(p.name for p in files['train'])} (paddlerec format) "
+            "but no test file (a test/ folder, or a file named *test*)"
+        )
+    return files
+
+
+def _visible(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _load_paddlerec(
+    folder: Path,
+    files: dict[str, list[Path]],
+    *,
+    valid_fraction: float,
+    seed: int,
+    min_count: int,
+    max_rows: int | None,
+    drop_inconsistent: bool,
+    bag_length: int | None,
+) -> Splits:
+    """PaddleRec's `field:id` files as splits: single fields and bags re-indexed on train."""
+    if bag_length is not None and (isinstance(bag_length, bool) or bag_length < 1):
+        raise ValueError(f"bag_length must be a positive number of ids or None, got {bag_length}")
+    tokens = {s: [read_token_file(p, max_rows) for p in paths] for s, paths in files.items()}
+    train = tokens["train"]
+    fields = list(dict.fromkeys(f for t in train for f in t.fields()))
+    repeated = set().union(*(t.repeated() for t in train))
+    singles = [f for f in fields if f not in repeated]
+    if not singles:
+        raise ValueError(
+            f"{folder}: every field of the training files holds several ids in some line; "
+            "a model needs at least one single-valued field"
+        )
+    lengths = {
+        f: bag_length or max(_longest(t, f) for t in train) for f in fields if f in repeated
+    }
+    frames, cut = {}, dict.fromkeys(lengths, 0)
+    for split, parts in tokens.items():
+        pieces = []
+        for part in parts:
+            frame, part_cut = token_frame(part, singles, lengths)
+            pieces.append(_consistent(frame, part, drop_inconsistent))
+            for name, rows in part_cut.items():
+                cut[name] += rows
+        frames[split] = pd.concat(pieces, ignore_index=True)
+    if "valid" in frames:
+        split_said = f"{', '.join(p.name for p in files['valid'])} as validation"
+    else:
+        held = _held_out_rows(len(frames["train"]), valid_fraction, seed, files["train"][0])
+        frames["valid"] = frames["train"][held].reset_index(drop=True)
+        frames["train"] = frames["train"][~held].reset_index(drop=True)
+        split_said = (
+            f"no validation file: {held.sum():,} training rows held out as validation "
+            f"({valid_fraction:.0%}, seed {seed})"
+        )
+    vocabulary = Vocabulary.fit(
+        frames["train"], singles + list(lengths), min_count, bags=lengths, missing=MISSING
+    )
+    for frame in frames.values():
+        for name, encoded in vocabulary.transform(frame).items():
+            frame[name] = encoded.to_numpy()
+    schema = Schema(vocabulary.fields, LABELS)
+    bags_said = (
+        "bags "
+        + ", ".join(
+            f"{f} (at most {n} ids" + (f", {cut[f]:,} rows cut)" if cut[f] else ")")
+            for f, n in lengths.items()
+        )
+        + (": the longest of the training rows" if bag_length is None else ": bag_length")
+        if lengths
+        else "no bags"
+    )
+    source = (
+        "paddlerec (PaddleRec's ESMM/ESCM² field:id lines): "
+        + ", ".join(
+            f"{'+'.join(p.name for p in files[s])} ({len(frames[s]):,} {s} rows)" for s in files
+        )
+        + (f", the first {max_rows:,} lines of each file only" if max_rows is not None else "")
+        + f"; {split_said}; {len(singles)} single-valued fields, {bags_said}; ids fitted on "
+        "train, a missing single field, and codes "
+        + (f"seen fewer than {min_count} times there or " if min_count > 1 else "")
+        + "unseen there, mapped to 0"
+    )
+    return Splits(
+        schema,
+        frames["train"],
+        frames["valid"],
+        frames["test"],
+        source=source,
+        vocabulary=vocabulary,
+    )
+
+
+def _longest(tokens: TokenFile, field: str) -> int:
+    rows = tokens.row[tokens.field == field]
+    return int(np.bincount(rows).max(initial=0)) if rows.size else 0
+
+
+def _consistent(frame: pd.DataFrame, tokens: TokenFile, drop: bool) -> pd.DataFrame:
+    """The frame, a purchase without a click refused (naming its line) or dropped."""
+    bad = (frame["purchase"].to_numpy() == 1) & (frame["click"].to_numpy() == 0)
+    if not bad.any():
+        return frame
+    if not drop:
+        line = int(tokens.row_line[int(np.argmax(bad))])
+        raise ValueError(
+            f"{tokens.path}, line {line}, column purchase: funnel-inconsistent row, purchase is 1 "
+            "while click is 0; pass drop_inconsistent=True to drop such rows"
+        )
+    warnings.warn(
+        f"{tokens.path}: dropped {int(bad.sum())} of {len(frame)} rows with a purchase but no "
+        "click",
+        UserWarning,
+        stacklevel=4,
+    )
+    return frame[~bad].reset_index(drop=True)
 
 
 def _first_line(path: Path) -> list[str]:

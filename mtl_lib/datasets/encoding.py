@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from mtl_lib.data.schema import Field
+from mtl_lib.data.bags import bag_codes, format_bags, pad_bags
+from mtl_lib.data.schema import BAG, Field
 
 
 @dataclass(frozen=True)
@@ -22,48 +23,84 @@ class Vocabulary:
     """Ids of the category codes, fitted on training rows.
 
     A column's kept codes (seen at least `min_count` times) get ids `1..n` in increasing
-    order of the code; any other code (rare, or unseen in training) gets id 0.
+    order of the code; any other code (rare, or unseen in training) gets id 0. A bag column
+    (cells `3|17|42` of raw codes) is re-indexed code by code, each occurrence counted.
 
     Attributes:
         codes: Column → its kept codes, sorted, int64 `(n,)`.
         min_count: The least number of training rows a code needs to keep its own id.
+        bags: Bag column → its length (the most ids a row holds); the others are single ids.
     """
 
     codes: dict[str, np.ndarray]
     min_count: int = 1
+    bags: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, columns: Sequence[str], min_count: int = 1) -> Vocabulary:
+    def fit(
+        cls,
+        frame: pd.DataFrame,
+        columns: Sequence[str],
+        min_count: int = 1,
+        bags: Mapping[str, int] | None = None,
+        missing: int | None = None,
+    ) -> Vocabulary:
         """Learn the kept codes of `columns` from the raw training rows of `frame`.
+
+        Args:
+            frame: The raw training rows.
+            columns: The id columns to re-index (single ids, and the bags among them).
+            min_count: The least number of occurrences a code needs to keep its own id.
+            bags: Bag column → its length, for the columns of `columns` that are bags.
+            missing: A code that stands for "no value" (never kept: it gets id 0).
 
         Raises:
             ValueError: if `min_count` is below 1.
         """
         if isinstance(min_count, bool) or min_count < 1:
             raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+        bags = dict(bags or {})
         codes = {}
         for name in columns:
-            values, counts = np.unique(frame[name].to_numpy(np.int64), return_counts=True)
-            codes[name] = values[counts >= min_count]
-        return cls(codes, min_count)
+            raw = bag_codes(frame[name])[0] if name in bags else frame[name].to_numpy(np.int64)
+            values, counts = np.unique(raw, return_counts=True)
+            kept = counts >= min_count
+            if missing is not None:
+                kept &= values != missing
+            codes[name] = values[kept]
+        return cls(codes, min_count, bags)
 
     @property
     def fields(self) -> tuple[Field, ...]:
         """One C `Field` per column; its size is its number of kept codes (at least 1)."""
         # A column without a kept code still gets size 1 (a table of ids 0 and 1, id 1
         # unused): a schema's C field needs at least one category.
-        return tuple(Field(name, "C", max(len(kept), 1)) for name, kept in self.codes.items())
+        return tuple(
+            Field(name, BAG, max(len(kept), 1), self.bags[name], "mean")
+            if name in self.bags
+            else Field(name, "C", max(len(kept), 1))
+            for name, kept in self.codes.items()
+        )
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The ids of every column of `frame`'s raw codes: int32 `(rows, columns)`."""
+        """The ids of every column of `frame`'s raw codes: int32, and cells `3|17` for bags."""
         out = {}
         for name, kept in self.codes.items():
-            raw = frame[name].to_numpy(np.int64)
-            index = np.searchsorted(kept, raw)
-            found = index < len(kept)
-            found[found] = kept[index[found]] == raw[found]
-            out[name] = np.where(found, index + 1, 0).astype(np.int32)
+            if name in self.bags:
+                raw, counts = bag_codes(frame[name])
+                ids = _ids(kept, raw)
+                out[name] = format_bags(pad_bags(ids, counts, max(int(counts.max(initial=0)), 1)))
+            else:
+                out[name] = _ids(kept, frame[name].to_numpy(np.int64))
         return pd.DataFrame(out, index=frame.index)
+
+
+def _ids(kept: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Each raw code's id: `1 + its place among the kept codes`, or 0."""
+    index = np.searchsorted(kept, raw)
+    found = index < len(kept)
+    found[found] = kept[index[found]] == raw[found]
+    return np.where(found, index + 1, 0).astype(np.int32)
 
 
 def checked_numbers(
