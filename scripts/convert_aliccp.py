@@ -2,11 +2,14 @@
 
     python scripts/convert_aliccp.py RAW_DIR data/aliccp
 
+    python scripts/convert_aliccp.py RAW_DIR data/aliccp_bags --multi-valued --bag-length 50
+
 RAW_DIR holds `sample_skeleton_{train,test}.csv` and `common_features_{train,test}.csv`,
 extracted or inside the release's `.tar.gz` archives (read without extracting them). The
 conversion streams, prints its progress on stderr
 and resumes where it stopped when run again with the same arguments (see
-`mtl_lib.datasets.aliccp`).
+`mtl_lib.datasets.aliccp`). `--multi-valued` also keeps the four multi-valued fields (the
+user's past categories, shops, brands and intention nodes) as bag columns.
 """
 
 from __future__ import annotations
@@ -37,6 +40,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=True,
         help="drop exposures with a conversion but no click (default), or stop on one",
     )
+    parser.add_argument(
+        "--multi-valued",
+        action="store_true",
+        help="also keep the four multi-valued fields, as bag columns (default: dropped)",
+    )
+    parser.add_argument(
+        "--bag-length",
+        type=int,
+        default=aliccp.BAG_LENGTH,
+        help="with --multi-valued, the most ids a bag keeps (its first ones)",
+    )
     parser.add_argument("--shard-rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=20_000)
     parser.add_argument("--keep-work", action="store_true", help="keep OUT_DIR/_work")
@@ -49,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         min_count=args.min_count,
         valid_fraction=args.valid_fraction,
         drop_inconsistent=args.drop_inconsistent,
+        multi_valued=args.multi_valued,
+        bag_length=args.bag_length,
         shard_rows=args.shard_rows,
         chunk_rows=args.chunk_rows,
         keep_work=args.keep_work,
@@ -57,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     for split, rows in report.rows.items():
         clicks, purchases = report.positives[split].values()
         print(f"{split}: {rows:,} rows, {clicks:,} clicks, {purchases:,} purchases")
+    if report.multi_valued:
+        cut = ", ".join(f"{column} {n:,}" for column, n in report.truncated.items() if n)
+        print(f"rows whose bag was cut to {report.bag_length} ids: {cut or 'none'}")
     print(
         f"dropped (conversion without click): {report.dropped}; "
         f"wrote {args.out_dir} in {report.seconds:,.0f} s"

@@ -4,7 +4,8 @@ Nothing is downloaded: small `sample_skeleton_*.csv` and `common_features_*.csv`
 the raw separators (`\\x01` between items, `\\x02` and `\\x03` inside one) are written here:
 a hand-made set whose converted rows are known, and a random one (bags of multi-valued
 fields, common features shared by many exposures, rare ids, conversions without a click)
-for chunking, resuming, loading and training.
+for chunking, resuming, loading and training; each also with the bags kept
+(`multi_valued=True`).
 """
 
 import gzip
@@ -124,6 +125,54 @@ EXPECTED = {  # user_id, user_gender, item_id, position, click, purchase
 KNOWN = {"fields": FIELDS, "min_count": 2, "valid_fraction": 0.25, "progress": False}
 
 
+def add_items(line, pairs):
+    """A skeleton line with `(field, feature id, value)` items appended to its feature list."""
+    *head, count, text = line.rstrip("\n").split(",")
+    extra_count, extra = feature_list(pairs)
+    return ",".join([*head, str(int(count) + extra_count), f"{text}\x01{extra}"]) + "\n"
+
+
+def bag_files():
+    """The hand-made set with bags in some skeleton lines too (see `BAG_EXPECTED`)."""
+    files = known_files()
+    skeleton = files["sample_skeleton_train.csv"]
+    for line, field, ids in [
+        (4, "110_14", [6]),  # b2e4 has no 110_14 in common: this bag is used
+        (6, "110_14", [9]),  # c3d5's common bag [5, 6] replaces it, as a whole
+        (7, "127_14", [40, 40, 3]),  # cut to [40, 40]; 40 counts once for line 7
+        (8, "127_14", [3]),
+        (11, "109_14", [8, 9]),  # b2e4's common bag [7] replaces it
+        (12, "127_14", [3]),
+    ]:
+        skeleton[line - 1] = add_items(skeleton[line - 1], bag(field, ids))
+    return files
+
+
+BAGS = list(aliccp.BAG_FIELDS.values())
+# With bag_length=2 and min_count=2, fitted on the training lines 1, 2, 4, 6, 7, 8, 9, 11, 12
+# (bags as cut, an id counted once per exposure):
+# categories: a1f3 [7, 8, 9] → [7, 8] (5 rows), b2e4 [7] (3 rows): 7 (8) → 1, 8 (5) → 2;
+# shops: c3d5 [5, 6] (line 6), line 4's own [6]: 6 (2) → 1, 5 (1) → 0;
+# brands: line 7 [40, 40], lines 8 and 12 [3]: 3 (2) → 1, 40 (1, not 2) → 0;
+# intentions: a1f3 [70, 71] (5 rows): 70 → 1, 71 → 2. Test: a1f3 brands [3, 4] → "1|0".
+BAG_EXPECTED = {  # the bag cells of the rows of `EXPECTED`, in the order of `BAGS`
+    "train": [
+        ["1|2", "", "", "1|2"],  # line 1
+        ["1|2", "", "", "1|2"],  # line 2
+        ["1", "1", "", ""],  # line 4
+        ["", "0|1", "", ""],  # line 6
+        ["1|2", "", "0|0", "1|2"],  # line 7: brands cut
+        ["1", "", "1", ""],  # line 8
+        ["1|2", "", "", "1|2"],  # line 9
+        ["1", "", "", ""],  # line 11
+        ["1|2", "", "1", "1|2"],  # line 12
+    ],
+    "valid": [["1", "", "", ""], ["", "0|1", "", ""]],  # lines 3 and 10
+    "test": [["", "", "1|0", ""], ["", "", "", ""], ["", "", "1|0", ""]],
+}
+BAG_KNOWN = KNOWN | {"multi_valued": True, "bag_length": 2}
+
+
 def random_files(train=3000, test=1500, users=120, items=400, seed=0):
     """Random raw files: Zipf-like ids, bags, shared common features, a few inconsistent rows."""
     rng = np.random.default_rng(seed)
@@ -198,6 +247,16 @@ def random_out(random_raw, tmp_path_factory):
     return out
 
 
+RANDOM_BAGS = {"min_count": 3, "shard_rows": 1000, "multi_valued": True, "bag_length": 8}
+
+
+@pytest.fixture(scope="module")
+def random_bags_out(random_raw, tmp_path_factory):
+    out = tmp_path_factory.mktemp("converted") / "aliccp_bags"
+    aliccp.convert_aliccp(random_raw, out, progress=False, **RANDOM_BAGS)
+    return out
+
+
 # --------------------------------------------------------------------------- the answer
 def test_known_answer(tmp_path):
     raw = write_raw(tmp_path / "raw", known_files())
@@ -227,6 +286,57 @@ def test_known_answer(tmp_path):
     assert not (tmp_path / "out" / "_work").exists()
     # A finished folder is not converted again: the same report comes back.
     assert aliccp.convert_aliccp(raw, tmp_path / "out", **KNOWN) == report
+
+
+def test_known_answer_with_bags(tmp_path):
+    raw = write_raw(tmp_path / "raw", bag_files())
+    out = tmp_path / "out"
+    report = aliccp.convert_aliccp(raw, out, **BAG_KNOWN)
+    for split in SPLITS:
+        lines = read_text(out / f"{split}.csv.gz").splitlines()
+        assert lines[0] == ",".join([*COLUMNS, *BAGS, "click", "purchase"])
+        expected = [
+            ",".join([*map(str, row[:4]), *cells, *map(str, row[4:])])
+            for row, cells in zip(EXPECTED[split], BAG_EXPECTED[split], strict=True)
+        ]
+        assert lines[1:] == expected  # the single-valued columns as without bags
+    assert report.multi_valued and report.bag_length == 2
+    assert report.truncated == dict(zip(BAGS, [5, 0, 1, 0], strict=True))  # rows written
+    assert report.vocabulary == {
+        "user_id": [3, 2],
+        "user_gender": [2, 2],
+        "item_id": [4, 2],
+        "position": [3, 2],
+        "user_category_history": [2, 2],  # 9: cut off, and replaced on line 11
+        "user_shop_history": [2, 1],  # 9: replaced by the common bag on line 6
+        "user_brand_history": [2, 1],
+        "user_intention_history": [2, 2],
+    }
+    assert report.repeated == {"user_id": 0, "user_gender": 0, "item_id": 0, "position": 1}
+    # The folder's schema is the report's: four bags of length 2, pooled by their mean.
+    schema = mtl.data.Schema.load(out)
+    assert schema == report.schema
+    assert schema.feature_names == (*COLUMNS, *BAGS)
+    sizes = dict(zip(BAGS, [2, 1, 1, 2], strict=True))
+    assert schema.bag_fields == tuple(mtl.data.Field(b, "B", sizes[b], 2, "mean") for b in BAGS)
+    assert json.loads((out / "vocab.json").read_text())["user_shop_history"] == {
+        "size": 1,
+        "length": 2,
+        "pooling": "mean",
+    }
+    frame = mtl.data.read_frame(out / "test.csv.gz", schema)
+    brands = mtl.data.bags.parse_bags(frame["user_brand_history"], schema.field(BAGS[2]))
+    np.testing.assert_array_equal(brands, [[1, 0], [-1, -1], [1, 0]])
+    assert aliccp.convert_aliccp(raw, out, **BAG_KNOWN) == report  # finished: not redone
+
+
+def test_bags_do_not_change_the_default_conversion(tmp_path):
+    raw = write_raw(tmp_path / "raw", bag_files())  # bags in skeleton lines too
+    aliccp.convert_aliccp(raw, tmp_path / "out", **KNOWN)
+    for split, rows in EXPECTED.items():
+        lines = read_text(tmp_path / "out" / f"{split}.csv.gz").splitlines()
+        assert lines[1:] == [",".join(map(str, row)) for row in rows]
+    assert "B" not in (tmp_path / "out" / "features.csv").read_text()
 
 
 def test_the_held_out_lines_are_pinned():
@@ -325,6 +435,26 @@ def test_the_release_archives_convert_without_extracting_and_resume(
         aliccp.convert_aliccp(packed, tmp_path / "other", **options)
 
 
+def test_bags_from_the_release_archives_in_small_chunks_resume(
+    random_raw, random_bags_out, tmp_path
+):
+    packed = tmp_path / "packed"
+    for split in ("train", "test"):
+        members = [f"common_features_{split}.csv", f"sample_skeleton_{split}.csv"]
+        archive(random_raw, packed, f"sample_{split}.tar.gz", members)
+
+    def stop(stage, shard):
+        if (stage, shard) == ("train", 1):
+            raise KeyboardInterrupt
+
+    out, options = tmp_path / "out", {"progress": False, "chunk_rows": 97, **RANDOM_BAGS}
+    with pytest.raises(KeyboardInterrupt):
+        aliccp.convert_aliccp(packed, out, on_shard=stop, **options)
+    report = aliccp.convert_aliccp(packed, out, **options)
+    assert outputs(out) == outputs(random_bags_out)  # as from the extracted files, in one go
+    assert all(report.truncated[b] > 0 for b in BAGS)  # bags of up to 39 ids, cut to 8
+
+
 def test_a_crash_inside_a_shard_leaves_no_shard_and_resumes(
     random_raw, random_out, tmp_path, monkeypatch
 ):
@@ -357,6 +487,36 @@ def test_resume_refuses_other_options(random_raw, tmp_path):
         aliccp.convert_aliccp(random_raw, out, on_shard=stop, shard_rows=500, progress=False)
     with pytest.raises(ValueError, match="holds a conversion with min_count=12, not 5"):
         aliccp.convert_aliccp(random_raw, out, min_count=5, shard_rows=500, progress=False)
+    with pytest.raises(ValueError, match="holds a conversion with multi_valued=False, not True"):
+        aliccp.convert_aliccp(random_raw, out, multi_valued=True, shard_rows=500, progress=False)
+    # A ledger written before the bag options existed reads as a conversion without bags.
+    ledger = out / "_work" / "ledger.json"
+    stored = json.loads(ledger.read_text())
+    del stored["options"]["multi_valued"], stored["options"]["bag_length"]
+    ledger.write_text(json.dumps(stored))
+    with pytest.raises(KeyboardInterrupt):  # accepted: goes on to the next shard
+        aliccp.convert_aliccp(random_raw, out, on_shard=stop, shard_rows=500, progress=False)
+
+
+def test_resume_refuses_other_bag_options(random_raw, tmp_path):
+    out, options = tmp_path / "out", {"shard_rows": 500, "progress": False}
+
+    def stop(stage, shard):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        aliccp.convert_aliccp(random_raw, out, on_shard=stop, multi_valued=True, **options)
+    with pytest.raises(ValueError, match=r"ledger\.json: .* multi_valued=True, not False"):
+        aliccp.convert_aliccp(random_raw, out, **options)
+    with pytest.raises(ValueError, match=r"ledger\.json: .* bag_length=50, not 20"):
+        aliccp.convert_aliccp(random_raw, out, multi_valued=True, bag_length=20, **options)
+    # A finished folder is checked too.
+    raw = write_raw(tmp_path / "raw", bag_files())
+    aliccp.convert_aliccp(raw, tmp_path / "done", **BAG_KNOWN)
+    with pytest.raises(ValueError, match=r"aliccp\.json: .* bag_length=2, not 3"):
+        aliccp.convert_aliccp(raw, tmp_path / "done", **BAG_KNOWN | {"bag_length": 3})
+    with pytest.raises(ValueError, match=r"aliccp\.json: .* multi_valued=True, not False"):
+        aliccp.convert_aliccp(raw, tmp_path / "done", **KNOWN)
 
 
 # --------------------------------------------------------------------- using the result
@@ -379,6 +539,31 @@ def test_the_result_loads_streams_and_trains_esmm(random_out):
     purchase = table[table["step"] == "purchase"]
     assert np.isfinite(purchase[["conditional_auc", "auc"]].to_numpy()).all()
     assert mtl.experiment.summarize(purchase, "conditional_auc").shape == (1, 1)
+
+
+def test_the_result_with_bags_loads_streams_and_trains_esmm(random_bags_out):
+    report = json.loads((random_bags_out / "aliccp.json").read_text())
+    splits = mtl.datasets.load_aliccp(random_bags_out)
+    schema = splits.schema
+    assert schema == mtl.datasets.Splits.load(random_bags_out).schema
+    assert schema.feature_names[-4:] == tuple(BAGS) and len(schema.embedded_fields) == 18
+    for name in BAGS:
+        field = schema.field(name)
+        assert (field.kind, field.length, field.pooling) == ("B", 8, "mean")
+        assert field.size == report["vocabulary"][name][1]
+    assert len(splits.train) == report["rows"]["train"]
+    # The streamed bags are the frame's, parsed: every bag side by side, padded with -1.
+    stream = mtl.data.make_dataset(
+        random_bags_out / "valid.csv.gz", schema, batch_size=128, cache=False
+    )
+    streamed = np.concatenate([features["bags"].numpy() for features, _ in stream])
+    parsed = [mtl.data.bags.parse_bags(splits.valid[f.name], f) for f in schema.bag_fields]
+    np.testing.assert_array_equal(streamed, np.concatenate(parsed, axis=1))
+    lengths = (streamed[:, :8] != -1).sum(axis=1)
+    assert lengths.max() == 8 and lengths.min() >= 1  # every user has categories, cut to 8
+    result = mtl.experiment.run("esmm", splits, epochs=1, batch_size=256)
+    for predicted in result.predictions.values():
+        assert len(predicted) == len(splits.test) and np.isfinite(predicted).all()
 
 
 # ------------------------------------------------------------------------------ errors
@@ -446,6 +631,30 @@ def test_bad_raw_input_names_the_file_and_line(tmp_path, name, line, text, messa
         aliccp.convert_aliccp(raw, tmp_path / "out", **KNOWN)
 
 
+@pytest.mark.parametrize(
+    ("name", "line", "text", "message"),
+    [
+        (
+            "common_features_train.csv",
+            2,
+            common_line("b2e4", [("101", 12, 1.0), *bag("109_14", [7, "x7"])]),
+            "line 2: feature id 'x7' of field 109_14 is not a non-negative integer",
+        ),
+        (
+            "sample_skeleton_train.csv",
+            8,
+            skeleton_line(8, 0, 0, "b2e4", [("205", 502, 1.0), ("127_14", -3, 1.0)]),
+            "line 8: feature id '-3' of field 127_14 is not a non-negative integer",
+        ),
+    ],
+)
+def test_a_bad_bag_id_names_the_file_and_line(tmp_path, name, line, text, message):
+    raw = write_raw(tmp_path / "raw", corrupt(bag_files(), name, line, text))
+    with pytest.raises(ValueError, match=f"{name}, {message}"):
+        aliccp.convert_aliccp(raw, tmp_path / "out", **BAG_KNOWN)
+    aliccp.convert_aliccp(raw, tmp_path / "default", **KNOWN)  # bags dropped: not read
+
+
 def test_inconsistent_rows_can_be_refused(tmp_path):
     raw = write_raw(tmp_path / "raw", known_files())
     with pytest.raises(ValueError, match=r"train.csv, line 5: conversion is 1 while click is 0"):
@@ -465,7 +674,9 @@ def test_missing_and_empty_files(tmp_path):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"fields": ["101", "109_14"]}, "field 109_14 is multi-valued"),
+        ({"fields": ["101", "109_14"]}, "field 109_14 is multi-valued .* multi_valued=True"),
+        ({"multi_valued": True, "bag_length": 0}, "bag_length must be an integer >= 1"),
+        ({"bag_length": 2.5}, "bag_length must be an integer >= 1"),
         ({"fields": ["101", "999"]}, "unknown field '999'"),
         ({"fields": ["101", "101"]}, "distinct"),
         ({"min_count": 0}, "min_count must be an integer >= 1"),
@@ -475,6 +686,8 @@ def test_missing_and_empty_files(tmp_path):
 def test_bad_options(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         aliccp.convert_aliccp(tmp_path, tmp_path / "out", **options)
+    with pytest.raises(TypeError, match="multi_valued must be True or False"):
+        aliccp.convert_aliccp(tmp_path, tmp_path / "out", multi_valued="yes")
 
 
 # ----------------------------------------------------------------- command line, progress
@@ -493,3 +706,10 @@ def test_command_line_and_progress(tmp_path, capsys):
     )
     assert frame.to_numpy().tolist() == EXPECTED["test"]
     shutil.rmtree(tmp_path / "out")
+    raw = write_raw(tmp_path / "bag_raw", bag_files())
+    argv = [str(raw), str(tmp_path / "bags"), "--fields", ",".join(FIELDS), "--min-count", "2"]
+    script.main([*argv, "--valid-fraction", "0.25", "--multi-valued", "--bag-length", "2"])
+    captured = capsys.readouterr()
+    cut = "rows whose bag was cut to 2 ids: user_category_history 5, user_brand_history 1\n"
+    assert cut in captured.out
+    assert mtl.data.Schema.load(tmp_path / "bags").feature_names == (*COLUMNS, *BAGS)

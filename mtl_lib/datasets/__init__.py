@@ -19,9 +19,19 @@
   (`Vocabulary`), and cell-by-cell checked numbers, shared by the loaders.
 """
 
-from mtl_lib.datasets import aliccp, aliccp_files, aliexpress, census, encoding, funnel
+from mtl_lib.datasets import (
+    aliccp,
+    aliccp_files,
+    aliccp_samples,
+    aliccp_tokens,
+    aliexpress,
+    census,
+    encoding,
+    funnel,
+)
 from mtl_lib.datasets.aliccp import AliCCPReport, convert_aliccp
 from mtl_lib.datasets.aliccp_files import load_aliccp
+from mtl_lib.datasets.aliccp_samples import write_aliccp_sample
 from mtl_lib.datasets.aliexpress import load_aliexpress
 from mtl_lib.datasets.census import load_census, place_local_copy
 from mtl_lib.datasets.funnel import funnel_folder
@@ -33,6 +43,8 @@ __all__ = [
     "Splits",
     "aliccp",
     "aliccp_files",
+    "aliccp_samples",
+    "aliccp_tokens",
     "aliexpress",
     "census",
     "convert_aliccp",
@@ -43,4 +55,5 @@ __all__ = [
     "load_aliexpress",
     "load_census",
     "place_local_copy",
+    "write_aliccp_sample",
 ]

@@ -18,6 +18,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from mtl_lib.data.bags import PAD, format_bags
+
 CHUNK_BYTES = 32 * 2**20
 _GZIP_LEVEL = 1  # the fastest; files ~10 % larger than at level 6, read as fast
 
@@ -26,22 +28,31 @@ _GZIP_LEVEL = 1  # the fastest; files ~10 % larger than at level 6, read as fast
 class _Parser:
     """Raw lines → the kept fields' feature ids (-1 where a field is absent), checked.
 
-    A line's kept items are found in C (one regular expression over the line); only they
-    are looked at in Python, so long bags of dropped fields cost little.
+    A row holds the single-valued `fields`' ids, then `length` slots per bag of `bags`:
+    that field's ids in line order, the first `length` of them, then -1 (`PAD`). A line's
+    kept items are found in C (one regular expression over the line); only they are looked
+    at in Python, so long bags of dropped fields cost little.
     """
 
-    def __init__(self, fields: Sequence[str]) -> None:
+    def __init__(self, fields: Sequence[str], bags: Sequence[str] = (), length: int = 1) -> None:
         self.keys = [f.encode() for f in fields]
-        self.column = {k: j for j, k in enumerate(self.keys)}
-        either = b"|".join(re.escape(k) for k in self.keys)
+        self.bags, self.length = [b.encode() for b in bags], length
+        self.width = len(self.keys) + len(self.bags) * length  # ids per row
+        self.column = {k: j for j, k in enumerate(self.keys + self.bags)}
+        either = b"|".join(re.escape(k) for k in self.keys + self.bags)
         # Matched against "\x01" + the list: a plain literal start is ~4x faster than "^|\x01".
         self.item = re.compile(rb"\x01(" + either + rb")\x02([^\x01\x02\x03]*)\x03")
         one = rb"[^\x01-\x03]+\x02[^\x01-\x03]*\x03[^\x01-\x03]*"
         self.shape = re.compile(one + rb"(?:\x01" + one + rb")*")
         self.repeated = np.zeros(len(self.keys), np.int64)  # repeats of a field in a line
 
-    def features(self, text: bytes, count: bytes, path: RawFile, line: int) -> list[int]:
-        """The kept fields' feature ids in one feature list, checked against its count."""
+    def features(
+        self, text: bytes, count: bytes, path: RawFile, line: int
+    ) -> tuple[list[int], list[bool]]:
+        r"""One feature list's row of ids (checked against its count), and which bags were cut.
+
+        The `\x03value` part of an item is not used, a bag's counts included.
+        """
         try:
             expected = int(count)
         except ValueError:
@@ -59,27 +70,38 @@ class _Parser:
                 line,
                 "the feature list is not items field_id\\x02feature_id\\x03value joined by \\x01",
             )
-        row = [-1] * len(self.keys)
+        singles, length = len(self.keys), self.length
+        row, filled = [-1] * self.width, [0] * len(self.bags)  # ids seen per bag
         for field, feature in self.item.findall(b"\x01" + text):
             j = self.column[field]
-            if row[j] != -1:
-                self.repeated[j] += 1
             try:
-                row[j] = int(feature)
+                value = int(feature)
             except ValueError:
-                row[j] = -2
-            if row[j] < 0:
+                value = -1
+            if value < 0:
                 raise _error(
                     path,
                     line,
                     f"feature id {feature.decode()!r} of field {field.decode()} is not a "
                     "non-negative integer",
                 )
-        return row
+            if j < singles:
+                if row[j] != -1:
+                    self.repeated[j] += 1
+                row[j] = value
+            else:
+                b = j - singles
+                if filled[b] < length:
+                    row[singles + b * length + filled[b]] = value
+                filled[b] += 1
+        return row, [n > length for n in filled]
 
     def skeleton(self, chunk: list[bytes], first: int, path: RawFile) -> tuple:
-        """`(labels (n, 2) int8, keys, ids (n, fields) int64, line numbers)`, blanks skipped."""
-        labels, keys, rows, lines = [], [], [], []
+        """`(labels (n, 2) int8, keys, ids (n, width) int64, cut (n, bags) bool, line numbers)`.
+
+        Blank lines are skipped.
+        """
+        labels, keys, rows, cuts, lines = [], [], [], [], []
         for line, raw in enumerate(chunk, start=first):
             parts = raw.rstrip(b"\r\n").split(b",")
             if parts == [b""]:
@@ -97,15 +119,16 @@ class _Parser:
                     raise _error(path, line, f"{name} must be 0 or 1, got {value.decode()!r}")
             labels.append((click == b"1", conversion == b"1"))
             keys.append(key)
-            rows.append(self.features(text, count, path, line))
+            row, cut = self.features(text, count, path, line)
+            rows.append(row)
+            cuts.append(cut)
             lines.append(line)
         labels = np.array(labels, dtype=np.int8).reshape(len(lines), 2)
-        ids = np.array(rows, np.int64).reshape(len(lines), len(self.keys))
-        return labels, keys, ids, np.array(lines, np.int64)
+        return labels, keys, *self._arrays(rows, cuts), np.array(lines, np.int64)
 
     def common(self, chunk: list[bytes], first: int, path: RawFile) -> tuple:
-        """`(keys, ids (n, fields) int64, line numbers)` of common-features lines."""
-        keys, rows, lines = [], [], []
+        """`(keys, ids (n, width) int64, cut (n, bags) bool, line numbers)` of common lines."""
+        keys, rows, cuts, lines = [], [], [], []
         for line, raw in enumerate(chunk, start=first):
             parts = raw.rstrip(b"\r\n").split(b",")
             if parts == [b""]:
@@ -118,10 +141,15 @@ class _Parser:
                     f"feature_count, feature_list), got {len(parts)}",
                 )
             keys.append(parts[0])
-            rows.append(self.features(parts[2], parts[1], path, line))
+            row, cut = self.features(parts[2], parts[1], path, line)
+            rows.append(row)
+            cuts.append(cut)
             lines.append(line)
-        ids = np.array(rows, np.int64).reshape(len(lines), len(self.keys))
-        return keys, ids, np.array(lines, np.int64)
+        return keys, *self._arrays(rows, cuts), np.array(lines, np.int64)
+
+    def _arrays(self, rows: list[list[int]], cuts: list[list[bool]]) -> tuple:
+        ids = np.array(rows, np.int64).reshape(len(rows), self.width)
+        return ids, np.array(cuts, bool).reshape(len(rows), len(self.bags))
 
 
 class RawFile:
@@ -221,6 +249,13 @@ def _add_counts(keys: np.ndarray, counts: np.ndarray, ids: np.ndarray) -> tuple:
     return np.insert(keys, pos[miss], new[miss]), np.insert(counts, pos[miss], new_counts[miss])
 
 
+def _add_bag_counts(keys: np.ndarray, counts: np.ndarray, bags: np.ndarray) -> tuple:
+    """`_add_counts` for bags `(rows, length)`: an id counts once per row it appears in."""
+    bags = np.sort(bags, axis=1)
+    bags[:, 1:][bags[:, 1:] == bags[:, :-1]] = PAD  # repeats within a row
+    return _add_counts(keys, counts, bags.ravel())
+
+
 def _encode(raw: np.ndarray, kept: list[np.ndarray]) -> np.ndarray:
     """Id `i + 1` for the raw id `kept[j][i]` of column `j`, 0 for any other raw id."""
     out = np.zeros(raw.shape, np.int32)
@@ -232,18 +267,47 @@ def _encode(raw: np.ndarray, kept: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _encode_bags(raw: np.ndarray, kept: list[np.ndarray], length: int) -> np.ndarray:
+    """`_encode` for bags: `raw` is one block of `length` slots per bag; `PAD` stays `PAD`."""
+    out = np.full(raw.shape, PAD, np.int32)
+    for b, ids in enumerate(kept):
+        block = raw[:, b * length : (b + 1) * length]
+        pos = np.searchsorted(ids, block)
+        found = pos < len(ids)
+        found[found] = ids[pos[found]] == block[found]
+        out[:, b * length : (b + 1) * length] = np.where(
+            block == PAD, PAD, np.where(found, pos + 1, 0)
+        )
+    return out
+
+
 @dataclass
 class _CommonIndex:
-    """The kept fields of each common-features line: sorted keys, ids `(lines, fields)`."""
+    """The kept fields of each common-features line: sorted keys, ids `(lines, width)`.
+
+    `cut` `(lines, bags)` says which bags were cut to their length; the last
+    `bags * length` columns of `values` are the bags' slots (`_Parser`'s row).
+    """
 
     keys: np.ndarray
     values: np.ndarray
     path: RawFile
+    cut: np.ndarray
+    length: int = 1
 
     def join(
-        self, keys: list[bytes], raw: np.ndarray, path: RawFile, lines: np.ndarray
-    ) -> np.ndarray:
-        """Exposures' ids with their common features filled in (the common value wins)."""
+        self,
+        keys: list[bytes],
+        raw: np.ndarray,
+        cut: np.ndarray,
+        path: RawFile,
+        lines: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exposures' ids and cut bags with their common features filled in.
+
+        The common value wins: a single-valued field present in the common line, or a bag
+        that is not empty there, replaces the exposure's own (a bag as a whole).
+        """
         wanted = np.array(keys, dtype=bytes)
         pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
         found = self.keys[pos] == wanted
@@ -252,16 +316,34 @@ class _CommonIndex:
             key = keys[i].decode()
             raise _error(path, int(lines[i]), f"common_feature_index {key!r} is not in {self.path}")
         values = self.values[pos]
-        return np.where(values >= 0, values, raw)
+        present = values >= 0
+        bags = self.cut.shape[1]
+        if not bags:
+            return np.where(present, values, raw), cut
+        first = values.shape[1] - bags * self.length + self.length * np.arange(bags)
+        whole = present[:, first]  # the common line's bag is not empty
+        present[:, first[0] :] = np.repeat(whole, self.length, axis=1)
+        return np.where(present, values, raw), np.where(whole, self.cut[pos], cut)
 
 
 # ------------------------------------------------------------------------------- output
-def _csv(rows: np.ndarray) -> bytes:
-    """Integer rows as CSV lines."""
+def _csv(rows: np.ndarray, bags: np.ndarray | None = None, at: int = 0, length: int = 1) -> bytes:
+    """Integer rows as CSV lines; `bags` (blocks of `length` slots) as cells before column `at`.
+
+    A bag's cell is its ids joined by `|` (`mtl_lib.data.bags.format_bags`), empty if none.
+    """
     if not len(rows):
         return b""
-    line = ",".join(["%d"] * rows.shape[1])
-    return ("\n".join(line % tuple(r) for r in rows.tolist()) + "\n").encode()
+    if bags is None or not bags.shape[1]:
+        line = ",".join(["%d"] * rows.shape[1])
+        return ("\n".join(line % tuple(r) for r in rows.tolist()) + "\n").encode()
+    head, tail = ",".join(["%d"] * at), ",".join(["%d"] * (rows.shape[1] - at))
+    cells = [format_bags(bags[:, s : s + length]) for s in range(0, bags.shape[1], length)]
+    text = (
+        ",".join((head % tuple(r[:at]), *c, tail % tuple(r[at:])))
+        for r, *c in zip(rows.tolist(), *cells, strict=True)
+    )
+    return ("\n".join(text) + "\n").encode()
 
 
 class _GzipShard:

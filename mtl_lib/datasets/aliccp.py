@@ -33,40 +33,58 @@ as it is commonly quoted, not re-checked here against the release page:
 | 301 | `position` | position of the exposure |
 
 Field 210 (`item_intention`, the item's intention node) is in `FIELDS` too and can be
-added with `fields=`; the public preprocessing leaves it out. The four multi-valued fields
-(`MULTI_VALUED`: 109_14, 110_14, 127_14, 150_14, the user's past categories, shops, brands
-and intention nodes with counts) are dropped: a bag does not fit the project's one id per
-field and row (`mtl_lib.data.Schema`), they are most of the common-features file's tens of
-GB (keeping them would make the join's table grow with that file), the public
-preprocessing drops them too, and the combination fields 508, 509, 702 and 853 keep what
-of them bears on the item shown. A field that occurs twice in one line keeps its last
-value, as the public preprocessing does; the repeats are counted per field in the report.
+added with `fields=`; the public preprocessing leaves it out. A field that occurs twice in
+one line keeps its last value, as the public preprocessing does; the repeats are counted
+per field in the report.
+
+**Multi-valued fields, opt-in.** The four multi-valued fields (`MULTI_VALUED`: 109_14,
+110_14, 127_14, 150_14, the user's past categories, shops, brands and intention nodes, one
+item per id with a count as its value) are dropped by default: they are most of the
+common-features file's tens of GB (kept, they make the join's index about ten times
+larger, see below), the public preprocessing drops them too, and the combination fields
+508, 509, 702 and 853 keep what of them bears on the item shown. `multi_valued=True` keeps
+each as one bag column (kind B of `mtl_lib.data.Schema`), after the single-valued columns
+(`BAG_FIELDS`: `user_category_history`, `user_shop_history`, `user_brand_history`,
+`user_intention_history`). A bag is the line's ids of that field in the order they
+appear, repeats included, the first `bag_length` of them; the bags cut to that length are
+counted per column (`AliCCPReport.truncated`); an absent field is an empty bag; the counts
+(each item's `\x03value`) are not used. As for a single-valued field, a bag in the
+common features replaces the exposure's own bag of that field, as a whole. In the output
+files a bag's cell is its encoded ids joined by `|` (`3|17|42`), empty for an empty bag.
 
 **Encoding.** Ids are fitted on the training split: a feature id seen in at least
 `min_count` training exposures gets its own id, `1..n` in increasing order of the raw
 id; a rarer or unseen one, or a missing field, gets 0. `MIN_COUNT = 12` reproduces the
-public preprocessing (its counter starts at 0 and keeps counts above 10). Exposures with a
-conversion but no click are dropped and counted (as the public preprocessing does), or
-refused with `drop_inconsistent=False`. A fixed, hashed `valid_fraction` of the training
-lines is held out as `valid` (by line number: the same lines whatever the chunking).
+public preprocessing (its counter starts at 0 and keeps counts above 10). A bag's ids are
+fitted the same way, an id counted once per training exposure whose bag (as cut to
+`bag_length`) holds it. Exposures with a conversion but no click are dropped and counted
+(as the public preprocessing does), or refused with `drop_inconsistent=False`. A fixed,
+hashed `valid_fraction` of the training lines is held out as `valid` (by line number: the
+same lines whatever the chunking).
 
 **Memory and passes.** Three streaming passes, each in chunks of `chunk_rows` lines (at
 most 32 MiB): (1) each common-features file is indexed once, keeping only the kept
-fields of each line: sorted keys and an int64 matrix, about 170 bytes per common line
-however long its bags (a few hundred MB even for millions of lines), cached on disk; (2)
-one pass over the training skeleton counts the ids of the training split (sorted id and
-count arrays, 16 bytes per distinct raw id, checkpointed per shard); (3) one pass over
-each skeleton writes the encoded rows as gzip CSV shards of `shard_rows` lines. Nothing
-else grows with the data. The shards are gzip members, so the split files are their byte
-concatenation, behind a header member.
+fields of each line: sorted keys and an int64 matrix, 8 bytes per single-valued field
+plus the key, about 170 bytes per common line (a few hundred MB even for millions of
+lines), cached on disk. With `multi_valued=True` each bag adds `bag_length` int64 slots,
+padded with -1 (`mtl_lib.data.bags.PAD`), and a byte (whether it was cut): 8 × (18 + 4 ×
+`bag_length`) + 4 bytes plus the key, about 1.8 kB per common line at the defaults (1.8
+GB per million lines), however long the raw bags; up to twice that while an index is
+sorted, one index in memory at a time. (2) One pass over the training skeleton counts the
+ids of the training split (sorted id and count arrays per column, bags included, 16 bytes
+per distinct raw id, checkpointed per shard); (3) one pass over each skeleton writes the
+encoded rows as gzip CSV shards of `shard_rows` lines. Nothing else grows with the data.
+The shards are gzip members, so the split files are their byte concatenation, behind a
+header member.
 
 **Resuming.** Work lives in `<out_dir>/_work`: the indexes, the counts, the shards and a
 ledger. Every file is written under a temporary name and renamed, so a killed run leaves
 no half file under a final name; a restart with the same options skips the finished
-indexes, counting shards and written shards. A finished folder (`aliccp.json` present) is
-not converted again.
+indexes, counting shards and written shards, and one with other options (`multi_valued`
+and `bag_length` included) is refused. A finished folder (`aliccp.json` present) is not
+converted again.
 
-One module, long (about 510 lines), because the converter's passes (counting ids, the
+One module, long (about 600 lines), because the converter's passes (counting ids, the
 vocabulary, writing the splits) resume from the same checkpoints and share their layout.
 """
 
@@ -77,21 +95,23 @@ import json
 import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-from mtl_lib.data.schema import Field, Schema
+from mtl_lib.data.schema import BAG, Field, Schema
 from mtl_lib.datasets._aliccp_raw import (
     _GZIP_LEVEL,
     RawFile,
+    _add_bag_counts,
     _add_counts,
     _atomic,
     _CommonIndex,
     _csv,
     _encode,
+    _encode_bags,
     _error,
     _GzipShard,
     _held_out,
@@ -125,13 +145,23 @@ FIELDS: dict[str, str] = {
 }
 #: The 18 fields of the public ESMM/AITM preprocessing: every single-valued field but 210.
 PUBLIC_FIELDS: tuple[str, ...] = tuple(f for f in FIELDS if f != "210")
-#: The multi-valued fields (bags with counts), not converted.
-MULTI_VALUED: tuple[str, ...] = ("109_14", "110_14", "127_14", "150_14")
+#: Every multi-valued field id (a bag of ids with counts) → its bag column (`multi_valued=True`).
+BAG_FIELDS: dict[str, str] = {
+    "109_14": "user_category_history",
+    "110_14": "user_shop_history",
+    "127_14": "user_brand_history",
+    "150_14": "user_intention_history",
+}
+#: The multi-valued fields, kept as bags with `multi_valued=True` only.
+MULTI_VALUED: tuple[str, ...] = tuple(BAG_FIELDS)
 STEPS = ("click", "purchase")
 MIN_COUNT = 12
+BAG_LENGTH = 50
 SKELETON, COMMON = "sample_skeleton_{}.csv", "common_features_{}.csv"
 REPORT = "aliccp.json"
 _WORK, _LEDGER, _COUNTS = "_work", "ledger.json", "counts.npz"
+#: Options added later: their value in a ledger or report written before them.
+_BEFORE = {"multi_valued": False, "bag_length": None}
 
 
 @dataclass
@@ -146,9 +176,15 @@ class AliCCPReport:
         rows: Rows written per split (`train`, `valid`, `test`).
         positives: Per split, the clicks and purchases among them.
         dropped: Exposures with a conversion but no click, dropped, per skeleton file.
-        repeated: Per column, the repeats of its field within one line (the last is kept).
-        vocabulary: Per column, `[distinct raw ids in train, ids kept]`.
+        repeated: Per single-valued column, the repeats of its field within one line (the
+            last is kept).
+        vocabulary: Per column, bags included, `[distinct raw ids in train, ids kept]`.
         seconds: Wall time of the conversion (of the last run, when resumed).
+        multi_valued: Whether the `MULTI_VALUED` fields are kept, as bag columns after
+            the single-valued ones.
+        bag_length: The most ids a bag keeps (its first ones); `None` without bags.
+        truncated: Per bag column, the rows written (all splits) whose bag was cut to
+            `bag_length`; empty without bags.
     """
 
     folder: str
@@ -161,16 +197,26 @@ class AliCCPReport:
     repeated: dict[str, int]
     vocabulary: dict[str, list[int]]
     seconds: float
+    multi_valued: bool = False
+    bag_length: int | None = None
+    truncated: dict[str, int] = field(default_factory=dict)
 
     @property
     def schema(self) -> Schema:
-        """The schema written with the data: one C field per kept field, steps `STEPS`."""
-        return Schema(
-            tuple(
-                Field(FIELDS[f], "C", max(self.vocabulary[FIELDS[f]][1], 1)) for f in self.fields
-            ),
-            STEPS,
-        )
+        """The schema written with the data, steps `STEPS`.
+
+        One C field per kept single-valued field, then, with `multi_valued`, one bag per
+        multi-valued field: `Field(column, "B", n, bag_length, "mean")`.
+        """
+        singles = [Field(FIELDS[f], "C", self._size(FIELDS[f])) for f in self.fields]
+        bags = [
+            Field(BAG_FIELDS[f], BAG, self._size(BAG_FIELDS[f]), self.bag_length, "mean")
+            for f in (MULTI_VALUED if self.multi_valued else ())
+        ]
+        return Schema((*singles, *bags), STEPS)
+
+    def _size(self, column: str) -> int:
+        return max(self.vocabulary[column][1], 1)
 
 
 def convert_aliccp(
@@ -181,6 +227,8 @@ def convert_aliccp(
     min_count: int = MIN_COUNT,
     valid_fraction: float = 0.1,
     drop_inconsistent: bool = True,
+    multi_valued: bool = False,
+    bag_length: int = BAG_LENGTH,
     shard_rows: int = 1_000_000,
     chunk_rows: int = 20_000,
     keep_work: bool = False,
@@ -196,10 +244,18 @@ def convert_aliccp(
             decompresses the archive again, so extracted files convert faster).
         out_dir: The data folder to write (created); `<out_dir>/_work` holds the work.
         fields: Raw field ids to keep, from `FIELDS`, in column order.
-        min_count: A feature id seen in fewer training exposures gets id 0.
+        min_count: A feature id seen in fewer training exposures gets id 0 (a bag's id
+            is counted once per exposure whose bag holds it).
         valid_fraction: Share of the training lines held out as validation, in (0, 1).
         drop_inconsistent: Drop (and count) exposures with a conversion but no click;
             `False` raises on the first one.
+        multi_valued: Also keep the four `MULTI_VALUED` fields, each as a bag column
+            (`BAG_FIELDS`) after the single-valued ones: the line's ids of that field in
+            line order, an empty bag where it is absent. The items' values (counts) are not
+            used. Off by default, as in the public preprocessing (see the module's
+            docstring for why, and for the memory it takes).
+        bag_length: With `multi_valued`, the most ids a bag keeps: the first ones of the
+            line; the bags cut are counted in the report's `truncated`. Unused otherwise.
         shard_rows: Skeleton lines per output shard: the unit of resuming.
         chunk_rows: Lines parsed at a time (and at most 32 MiB): the unit of
             memory. It does not change the output.
@@ -213,20 +269,28 @@ def convert_aliccp(
 
     Raises:
         FileNotFoundError: if a raw file is missing.
-        ValueError: on a bad argument; when `out_dir` holds a conversion made with other
-            options or raw files of other sizes; or naming the file and line of malformed
-            raw input: a wrong number of columns, a label other than 0/1, a feature list
-            that disagrees with its `feature_count` or is not `field\x02id\x03value`
-            items, a feature id that is not an integer, a `common_feature_index` missing
-            from the common features or given twice, an empty file.
+        TypeError: if `fields` is a string, or `multi_valued` is not a bool.
+        ValueError: on a bad argument (a multi-valued field in `fields`: see
+            `multi_valued`); when `out_dir` holds a conversion made with other
+            options or raw files of other sizes (`multi_valued` and `bag_length`
+            included); or naming the file and line of malformed raw input: a wrong number
+            of columns, a label other than 0/1, a feature list that disagrees with its
+            `feature_count` or is not `field\x02id\x03value` items, a feature id (a
+            bag's too) that is not a non-negative integer, a `common_feature_index`
+            missing from the common features or given twice, an empty file.
 
     Example:
         >>> report = convert_aliccp("raw/ali-ccp", "data/aliccp")  # doctest: +SKIP
         >>> report.rows  # doctest: +SKIP
         >>> splits = mtl.experiment.Splits.load("data/aliccp")  # doctest: +SKIP
+        >>> bags = convert_aliccp(
+        ...     "raw/ali-ccp", "data/aliccp_bags", multi_valued=True, bag_length=20
+        ... )  # doctest: +SKIP
+        >>> bags.truncated  # doctest: +SKIP
     """
     start = time.perf_counter()
     fields = _check_options(fields, min_count, valid_fraction, shard_rows, chunk_rows)
+    _check_bag_options(multi_valued, bag_length)
     raw_dir, out = Path(raw_dir), Path(out_dir)
     paths = {
         (kind, split): find_raw(raw_dir, name.format(split))
@@ -243,10 +307,13 @@ def convert_aliccp(
         "drop_inconsistent": drop_inconsistent,
         "shard_rows": shard_rows,
         "sizes": {p.name: p.size for p in paths.values()},
+        "multi_valued": multi_valued,
+        "bag_length": bag_length if multi_valued else None,  # no bags: no length to check
     }
     if (out / REPORT).is_file():  # converted before
         stored = json.loads((out / REPORT).read_text())
-        _check_same(out / REPORT, options, stored, ("fields", "min_count", "valid_fraction"))
+        checked = ("fields", "min_count", "valid_fraction", "multi_valued", "bag_length")
+        _check_same(out / REPORT, options, stored, checked)
         return AliCCPReport(**stored)
     job = _Job(out, options, chunk_rows, progress, on_shard)
     index = job.index(paths["common", "train"], "train")
@@ -269,8 +336,9 @@ def _check_options(
     for f in fields:
         if f in MULTI_VALUED:
             raise ValueError(
-                f"field {f} is multi-valued (a bag of ids with counts); the converter keeps "
-                f"single-valued fields only: {', '.join(FIELDS)}"
+                f"field {f} is multi-valued (a bag of ids with counts): pass "
+                "multi_valued=True (--multi-valued) to keep the four multi-valued fields as "
+                f"bag columns; fields= takes single-valued fields only: {', '.join(FIELDS)}"
             )
         if f not in FIELDS:
             raise ValueError(f"unknown field {f!r}; choose from {', '.join(FIELDS)}")
@@ -285,18 +353,32 @@ def _check_options(
     return fields
 
 
+def _check_bag_options(multi_valued: bool, bag_length: int) -> None:
+    if not isinstance(multi_valued, bool):
+        raise TypeError(f"multi_valued must be True or False, got {multi_valued!r}")
+    if isinstance(bag_length, bool) or not isinstance(bag_length, int) or bag_length < 1:
+        raise ValueError(
+            f"bag_length must be an integer >= 1 (the most ids a bag keeps), got {bag_length!r}"
+        )
+
+
 def _check_same(where: Path, options: dict, stored: dict, keys: Sequence[str]) -> None:
     for key in keys:
-        if stored.get(key) != options[key]:
+        value = stored.get(key, _BEFORE.get(key))
+        if value != options[key]:
             raise ValueError(
-                f"{where}: this folder holds a conversion with {key}={stored.get(key)!r}, "
+                f"{where}: this folder holds a conversion with {key}={value!r}, "
                 f"not {options[key]!r}; pass the same options and raw files, or remove it"
             )
 
 
 # ----------------------------------------------------------------------------- the job
 class _Job:
-    """One conversion's work folder, ledger and passes."""
+    """One conversion's work folder, ledger and passes.
+
+    A row of raw ids holds the single-valued fields, then `bag_length` slots per bag
+    (`_Parser`); `columns` names the single-valued columns, then the bags.
+    """
 
     def __init__(
         self,
@@ -308,8 +390,11 @@ class _Job:
     ) -> None:
         self.out, self.work, self.options = out, out / _WORK, options
         self.fields = tuple(options["fields"])
+        self.bags = MULTI_VALUED if options["multi_valued"] else ()
+        self.length = options["bag_length"] or 1
+        self.columns = [FIELDS[f] for f in self.fields] + [BAG_FIELDS[b] for b in self.bags]
         self.chunk_rows, self.progress, self.on_shard = chunk_rows, progress, on_shard
-        self.parser = _Parser(self.fields)
+        self.parser = _Parser(self.fields, self.bags, self.length)
         self.common_repeated = np.zeros(len(self.fields), np.int64)
         ledger = self.work / _LEDGER
         if ledger.is_file():
@@ -325,14 +410,15 @@ class _Job:
         cache = self.work / f"common_{split}.npz"
         if not cache.is_file():
             self.parser.repeated[:] = 0
-            keys, values, lines = [], [], []
+            keys, values, cuts, lines = [], [], [], []
             bar = _Progress(self.progress, f"index {path.name}", path.size)
             with path.open() as f:
                 first = 1
                 while chunk := _read_lines(f, self.chunk_rows):
-                    k, v, n = self.parser.common(chunk, first, path)
+                    k, v, c, n = self.parser.common(chunk, first, path)
                     keys.append(np.array(k, dtype=bytes))
                     values.append(v)
+                    cuts.append(c)
                     lines.append(n)
                     first += len(chunk)
                     bar.update(f.tell(), first - 1)
@@ -350,26 +436,32 @@ class _Job:
                     int(all_lines[i + 1]),
                     f"common_feature_index {key!r} is also on line {all_lines[i]}",
                 )
-            arrays = {"keys": all_keys, "values": np.concatenate(values)[order]}
+            values = np.concatenate(values)  # the chunks freed: twice the index at most
+            arrays = {"keys": all_keys, "values": values[order]}
+            del values
+            arrays["cut"] = np.concatenate(cuts)[order]
             arrays["repeated"] = self.parser.repeated.copy()
             _atomic(cache, lambda out: np.savez(out, **arrays))
+            del arrays
         with np.load(cache) as saved:
             self.common_repeated += saved["repeated"]
-            return _CommonIndex(saved["keys"], saved["values"], path)
+            no_bags = np.zeros((len(saved["keys"]), 0), bool)  # a cache from before bags
+            cut = saved["cut"] if "cut" in saved else no_bags
+            return _CommonIndex(saved["keys"], saved["values"], path, cut, self.length)
 
     def _shard(
         self, f: BinaryIO, first: int, path: RawFile, index: _CommonIndex
-    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, int]]:
-        """Chunks of one shard from `f`: `(ids, labels, line numbers, dropped)`."""
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]]:
+        """Chunks of one shard from `f`: `(ids, cut bags, labels, line numbers, dropped)`."""
         remaining = self.options["shard_rows"]
         self.next_line = first
         while remaining and (chunk := _read_lines(f, min(self.chunk_rows, remaining))):
             remaining -= len(chunk)
-            labels, keys, raw, lines = self.parser.skeleton(chunk, self.next_line, path)
+            labels, keys, raw, cut, lines = self.parser.skeleton(chunk, self.next_line, path)
             self.next_line += len(chunk)
             if not len(lines):  # blank lines only
                 continue
-            raw = index.join(keys, raw, path, lines)
+            raw, cut = index.join(keys, raw, cut, path, lines)
             bad = (labels[:, 1] == 1) & (labels[:, 0] == 0)
             if bad.any() and not self.options["drop_inconsistent"]:
                 raise _error(
@@ -378,11 +470,12 @@ class _Job:
                     "conversion is 1 while click is 0; pass drop_inconsistent=True "
                     "(--drop-inconsistent) to drop such exposures",
                 )
-            yield raw[~bad], labels[~bad], lines[~bad], int(bad.sum())
+            yield raw[~bad], cut[~bad], labels[~bad], lines[~bad], int(bad.sum())
 
     # ---- pass 2: count the training split's ids (checkpointed per shard)
     def count(self, path: RawFile, index: _CommonIndex) -> None:
-        state, width, size = self.work / _COUNTS, len(self.fields), path.size
+        state, size = self.work / _COUNTS, path.size
+        singles, width, length = len(self.fields), len(self.columns), self.length
         keys = [np.zeros(0, np.int64) for _ in range(width)]
         counts = [np.zeros(0, np.int64) for _ in range(width)]
         shard, offset, line = 0, 0, 1
@@ -395,10 +488,14 @@ class _Job:
         with path.open() as f:
             f.seek(offset)
             while offset < size:
-                for raw, _, lines, _ in self._shard(f, line, path, index):
+                for raw, _, _, lines, _ in self._shard(f, line, path, index):
                     train = raw[~_held_out(lines, self.options["valid_fraction"])]
-                    for j in range(width):
+                    for j in range(singles):
                         keys[j], counts[j] = _add_counts(keys[j], counts[j], train[:, j])
+                    for j in range(singles, width):  # a bag's slots, from column `start`
+                        start = singles + (j - singles) * length
+                        block = train[:, start : start + length]
+                        keys[j], counts[j] = _add_bag_counts(keys[j], counts[j], block)
                     bar.update(f.tell(), self.next_line - 1)
                 offset, line = f.tell(), self.next_line
                 arrays = {f"keys{j}": keys[j] for j in range(width)}
@@ -411,7 +508,7 @@ class _Job:
         bar.close()
         self.kept = [k[c >= self.options["min_count"]] for k, c in zip(keys, counts, strict=True)]
         self.vocabulary = {
-            FIELDS[f]: [len(keys[j]), len(self.kept[j])] for j, f in enumerate(self.fields)
+            column: [len(keys[j]), len(self.kept[j])] for j, column in enumerate(self.columns)
         }
 
     # ---- pass 3: encode and write gzip CSV shards
@@ -448,17 +545,23 @@ class _Job:
             "positives": {o: dict.fromkeys(STEPS, 0) for o in files},
             "dropped": 0,
         }
+        singles = len(self.fields)
+        truncated = np.zeros(len(self.bags), np.int64)
         self.parser.repeated[:] = 0
         temporary = {o: p.with_name(p.name + ".tmp") for o, p in files.items()}
         writers = {o: _GzipShard(t) for o, t in temporary.items()}
         try:
-            for raw, labels, lines, dropped in self._shard(f, line, path, index):
+            for raw, cut, labels, lines, dropped in self._shard(f, line, path, index):
                 record["dropped"] += dropped
-                table = np.concatenate([_encode(raw, self.kept), labels.astype(np.int32)], axis=1)
+                truncated += cut.sum(axis=0)
+                ids = _encode(raw[:, :singles], self.kept[:singles])
+                table = np.concatenate([ids, labels.astype(np.int32)], axis=1)
+                bags = _encode_bags(raw[:, singles:], self.kept[singles:], self.length)
                 held = _held_out(lines, self.options["valid_fraction"])
-                parts = {"train": table[~held], "valid": table[held]} if "valid" in files else {}
-                for output, rows in (parts or {"test": table}).items():
-                    writers[output].write(_csv(rows))
+                parts = {"train": ~held, "valid": held} if "valid" in files else {}
+                for output, chosen in (parts or {"test": slice(None)}).items():
+                    rows = table[chosen]
+                    writers[output].write(_csv(rows, bags[chosen], singles, self.length))
                     record["rows"][output] += len(rows)
                     for s, step in enumerate(STEPS):
                         record["positives"][output][step] += int(rows[:, s - len(STEPS)].sum())
@@ -468,6 +571,7 @@ class _Job:
         for output, file in files.items():
             temporary[output].replace(file)
         record["repeated"] = self.parser.repeated.tolist()
+        record["truncated"] = truncated.tolist()
         record["end"], record["next_line"] = f.tell(), self.next_line
         return record
 
@@ -477,8 +581,7 @@ class _Job:
 
     # ---- the split files (shards behind a header), the schema and the report
     def finish(self, start: float) -> AliCCPReport:
-        columns = [FIELDS[f] for f in self.fields]
-        header = (",".join([*columns, *STEPS]) + "\n").encode()
+        header = (",".join([*self.columns, *STEPS]) + "\n").encode()
         header = gzip.compress(header, compresslevel=_GZIP_LEVEL, mtime=0)
         rows, positives = {}, {}
         for split, source in (("train", "train"), ("valid", "train"), ("test", "test")):
@@ -495,8 +598,11 @@ class _Job:
             rows[split] = sum(r["rows"][split] for r in records)
             positives[split] = {s: sum(r["positives"][split][s] for r in records) for s in STEPS}
         repeated = self.common_repeated.copy()
+        truncated = np.zeros(len(self.bags), np.int64)
         for record in self.ledger["train"] + self.ledger["test"]:
             repeated += np.array(record["repeated"], np.int64)
+            truncated += np.array(record.get("truncated", truncated), np.int64)
+        singles = self.columns[: len(self.fields)]
         report = AliCCPReport(
             folder=str(self.out),
             fields=list(self.fields),
@@ -505,9 +611,12 @@ class _Job:
             rows=rows,
             positives=positives,
             dropped={s: sum(r["dropped"] for r in self.ledger[s]) for s in ("train", "test")},
-            repeated=dict(zip(columns, repeated.tolist(), strict=True)),
+            repeated=dict(zip(singles, repeated.tolist(), strict=True)),
             vocabulary=self.vocabulary,
             seconds=round(time.perf_counter() - start, 1),
+            multi_valued=bool(self.bags),
+            bag_length=self.options["bag_length"],
+            truncated=dict(zip(self.columns[len(self.fields) :], truncated.tolist(), strict=True)),
         )
         report.schema.save(self.out)
         text = (json.dumps(asdict(report), indent=2) + "\n").encode()

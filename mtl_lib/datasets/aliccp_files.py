@@ -328,9 +328,7 @@ def _load_paddlerec(
             f"{folder}: every field of the training files holds several ids in some line; "
             "a model needs at least one single-valued field"
         )
-    lengths = {
-        f: bag_length or max(_longest(t, f) for t in train) for f in fields if f in repeated
-    }
+    lengths = {f: bag_length or max(_longest(t, f) for t in train) for f in fields if f in repeated}
     frames, cut = {}, dict.fromkeys(lengths, 0)
     for split, parts in tokens.items():
         pieces = []
