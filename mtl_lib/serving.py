@@ -154,21 +154,15 @@ def export_saved_model(model: keras.Model, schema: Schema, path: str | Path) -> 
                     message=f"feature {name!r}: every column must have the same length",
                 )
             )
-            if name in bags:
+            if name in sizes:  # an id, or a bag's ids and its padding
+                low, padding = (PAD, f" ({PAD}: padding)") if name in bags else (0, "")
                 checks.append(
                     tf.debugging.assert_greater_equal(
                         column,
-                        tf.constant(PAD, tf.int64),
-                        message=f"feature {name!r}: a bag's ids must be >= 0 ({PAD}: padding)",
+                        tf.constant(low, tf.int64),
+                        message=f"feature {name!r}: ids must be >= 0{padding}",
                     )
                 )
-            if name in sizes and name not in bags:
-                checks.append(
-                    tf.debugging.assert_non_negative(
-                        column, message=f"feature {name!r}: ids must be >= 0"
-                    )
-                )
-            if name in sizes:
                 checks.append(
                     tf.debugging.assert_less_equal(
                         column,

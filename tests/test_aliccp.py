@@ -405,22 +405,28 @@ def archive(raw, folder, name, members):
     return folder
 
 
+def packed_release(raw, folder):
+    """Both splits' raw files in `sample_{split}.tar.gz` archives, as the release ships them."""
+    for split in ("train", "test"):
+        members = [f"common_features_{split}.csv", f"sample_skeleton_{split}.csv"]
+        archive(raw, folder, f"sample_{split}.tar.gz", members)
+    return folder
+
+
+def stop_in_first_train_shard(stage, shard):
+    """An `on_shard` hook that kills a conversion while it writes the training shards."""
+    if (stage, shard) == ("train", 1):
+        raise KeyboardInterrupt
+
+
 def test_the_release_archives_convert_without_extracting_and_resume(
     random_raw, random_out, tmp_path
 ):
-    packed = tmp_path / "packed"
-    for split in ("train", "test"):
-        members = [f"common_features_{split}.csv", f"sample_skeleton_{split}.csv"]
-        archive(random_raw, packed, f"sample_{split}.tar.gz", members)
+    packed = packed_release(random_raw, tmp_path / "packed")
     options = {"min_count": 3, "progress": False, "shard_rows": 1000}
-
-    def stop(stage, shard):
-        if (stage, shard) == ("train", 1):
-            raise KeyboardInterrupt
-
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):  # killed while writing: resumes by seeking
-        aliccp.convert_aliccp(packed, out, on_shard=stop, **options)
+        aliccp.convert_aliccp(packed, out, on_shard=stop_in_first_train_shard, **options)
     aliccp.convert_aliccp(packed, out, **options)
     assert outputs(out) == outputs(random_out)  # as from the extracted files
     # A file in neither the folder nor an archive is named with the archives searched.
@@ -438,18 +444,10 @@ def test_the_release_archives_convert_without_extracting_and_resume(
 def test_bags_from_the_release_archives_in_small_chunks_resume(
     random_raw, random_bags_out, tmp_path
 ):
-    packed = tmp_path / "packed"
-    for split in ("train", "test"):
-        members = [f"common_features_{split}.csv", f"sample_skeleton_{split}.csv"]
-        archive(random_raw, packed, f"sample_{split}.tar.gz", members)
-
-    def stop(stage, shard):
-        if (stage, shard) == ("train", 1):
-            raise KeyboardInterrupt
-
+    packed = packed_release(random_raw, tmp_path / "packed")
     out, options = tmp_path / "out", {"progress": False, "chunk_rows": 97, **RANDOM_BAGS}
     with pytest.raises(KeyboardInterrupt):
-        aliccp.convert_aliccp(packed, out, on_shard=stop, **options)
+        aliccp.convert_aliccp(packed, out, on_shard=stop_in_first_train_shard, **options)
     report = aliccp.convert_aliccp(packed, out, **options)
     assert outputs(out) == outputs(random_bags_out)  # as from the extracted files, in one go
     assert all(report.truncated[b] > 0 for b in BAGS)  # bags of up to 39 ids, cut to 8

@@ -235,3 +235,7 @@ def test_vocabulary_reindexes_bag_codes():
     assert vocabulary.transform(raw)["b"].tolist() == ["3|1|3", "", "2"]
     assert vocabulary.transform(pd.DataFrame({"b": ["8"], "s": [-1]}))["b"].tolist() == ["0"]
     assert vocabulary.fields[1] == Field("b", "B", 3, 3, "mean")
+    # A code counts once per row that holds it: 500, twice in one row, is rare at 2.
+    rare = Vocabulary.fit(raw, ["b"], min_count=2, bags={"b": 3})
+    assert rare.codes["b"].tolist() == []
+    assert Vocabulary.fit(raw.iloc[[0, 0]], ["b"], 2, {"b": 3}).codes["b"].tolist() == [7, 500]

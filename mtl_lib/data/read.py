@@ -465,10 +465,10 @@ def _write_spill(
     # Ids and K values are parsed as float64, as pandas does, then cast: `3.0` is a valid id
     # and K values round to float32 exactly as on the in-memory path.
     bags = {f.name: f.length for f in schema.bag_fields}
+    # A bag's cell is text (`3|17`, or empty for an empty bag).
     defaults = [
         tf.constant([""])
         if name in bags
-        # a bag's cell is text: `3|17`, or empty
         else tf.constant([], tf.float32 if name in schema.steps else tf.float64)
         for name in names
     ]

@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 
 from mtl_lib.data.bags import PAD, format_bags
+from mtl_lib.datasets.encoding import ids_of
 
 CHUNK_BYTES = 32 * 2**20
 _GZIP_LEVEL = 1  # the fastest; files ~10 % larger than at level 6, read as fast
@@ -260,25 +261,14 @@ def _encode(raw: np.ndarray, kept: list[np.ndarray]) -> np.ndarray:
     """Id `i + 1` for the raw id `kept[j][i]` of column `j`, 0 for any other raw id."""
     out = np.zeros(raw.shape, np.int32)
     for j, ids in enumerate(kept):
-        pos = np.searchsorted(ids, raw[:, j])
-        found = pos < len(ids)
-        found[found] = ids[pos[found]] == raw[found, j]
-        out[found, j] = pos[found] + 1
+        out[:, j] = ids_of(ids, raw[:, j])
     return out
 
 
 def _encode_bags(raw: np.ndarray, kept: list[np.ndarray], length: int) -> np.ndarray:
     """`_encode` for bags: `raw` is one block of `length` slots per bag; `PAD` stays `PAD`."""
-    out = np.full(raw.shape, PAD, np.int32)
-    for b, ids in enumerate(kept):
-        block = raw[:, b * length : (b + 1) * length]
-        pos = np.searchsorted(ids, block)
-        found = pos < len(ids)
-        found[found] = ids[pos[found]] == block[found]
-        out[:, b * length : (b + 1) * length] = np.where(
-            block == PAD, PAD, np.where(found, pos + 1, 0)
-        )
-    return out
+    ids = _encode(raw, [bag for bag in kept for _ in range(length)])
+    return np.where(raw == PAD, PAD, ids).astype(np.int32)
 
 
 @dataclass

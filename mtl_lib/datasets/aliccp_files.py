@@ -198,22 +198,12 @@ def load_aliccp(
         for split, path in files.items()
     }
     columns = headers["train"][0]
-    if "valid" in frames:
-        split_said = f"{files['valid'].name} as validation"
-    else:
-        held = _held_out_rows(len(frames["train"]), valid_fraction, seed, files["train"])
-        frames["valid"] = frames["train"][held].reset_index(drop=True)
-        frames["train"] = frames["train"][~held].reset_index(drop=True)
-        split_said = (
-            f"no validation file: {held.sum():,} training rows held out as validation "
-            f"({valid_fraction:.0%}, seed {seed})"
-        )
+    valid = [files["valid"]] if "valid" in files else []
+    split_said = _validation(frames, valid, files["train"], valid_fraction, seed)
     ids = [c for c in columns if c not in LABELS and c not in fmt.values]
     values = [c for c in columns if c in fmt.values]
     vocabulary = Vocabulary.fit(frames["train"], ids, min_count)
-    for frame in frames.values():
-        for name, encoded in vocabulary.transform(frame).items():
-            frame[name] = encoded.to_numpy()
+    _encode(frames, vocabulary)
     schema = Schema((*vocabulary.fields, *(Field(c, "K") for c in values)), LABELS)
     source = (
         f"{fmt.name} ({fmt.description}): "
@@ -338,22 +328,13 @@ def _load_paddlerec(
             for name, rows in part_cut.items():
                 cut[name] += rows
         frames[split] = pd.concat(pieces, ignore_index=True)
-    if "valid" in frames:
-        split_said = f"{', '.join(p.name for p in files['valid'])} as validation"
-    else:
-        held = _held_out_rows(len(frames["train"]), valid_fraction, seed, files["train"][0])
-        frames["valid"] = frames["train"][held].reset_index(drop=True)
-        frames["train"] = frames["train"][~held].reset_index(drop=True)
-        split_said = (
-            f"no validation file: {held.sum():,} training rows held out as validation "
-            f"({valid_fraction:.0%}, seed {seed})"
-        )
+    split_said = _validation(
+        frames, files.get("valid", []), files["train"][0], valid_fraction, seed
+    )
     vocabulary = Vocabulary.fit(
         frames["train"], singles + list(lengths), min_count, bags=lengths, missing=MISSING
     )
-    for frame in frames.values():
-        for name, encoded in vocabulary.transform(frame).items():
-            frame[name] = encoded.to_numpy()
+    _encode(frames, vocabulary)
     schema = Schema(vocabulary.fields, LABELS)
     bags_said = (
         "bags "
@@ -538,6 +519,32 @@ def _read(
     return read_checked(
         reader, path, check, LABELS, drop_inconsistent=drop_inconsistent, where=where
     )
+
+
+def _validation(
+    frames: dict[str, pd.DataFrame], valid: list[Path], train: Path, fraction: float, seed: int
+) -> str:
+    """Say which rows validate; with no validation file, hold some training rows out.
+
+    Where `valid` (the validation files) is empty, a seeded `fraction` of
+    `frames["train"]` becomes `frames["valid"]`, in place.
+    """
+    if valid:
+        return f"{', '.join(p.name for p in valid)} as validation"
+    held = _held_out_rows(len(frames["train"]), fraction, seed, train)
+    frames["valid"] = frames["train"][held].reset_index(drop=True)
+    frames["train"] = frames["train"][~held].reset_index(drop=True)
+    return (
+        f"no validation file: {held.sum():,} training rows held out as validation "
+        f"({fraction:.0%}, seed {seed})"
+    )
+
+
+def _encode(frames: dict[str, pd.DataFrame], vocabulary: Vocabulary) -> None:
+    """Replace every split's raw codes by their ids, in place."""
+    for frame in frames.values():
+        for name, encoded in vocabulary.transform(frame).items():
+            frame[name] = encoded.to_numpy()
 
 
 def _held_out_rows(rows: int, fraction: float, seed: int, path: Path) -> np.ndarray:

@@ -24,7 +24,8 @@ class Vocabulary:
 
     A column's kept codes (seen at least `min_count` times) get ids `1..n` in increasing
     order of the code; any other code (rare, or unseen in training) gets id 0. A bag column
-    (cells `3|17|42` of raw codes) is re-indexed code by code, each occurrence counted.
+    (cells `3|17|42` of raw codes) is re-indexed code by code, a code counted once per row
+    whose bag holds it (as `convert_aliccp` counts).
 
     Attributes:
         codes: Column → its kept codes, sorted, int64 `(n,)`.
@@ -50,7 +51,7 @@ class Vocabulary:
         Args:
             frame: The raw training rows.
             columns: The id columns to re-index (single ids, and the bags among them).
-            min_count: The least number of occurrences a code needs to keep its own id.
+            min_count: The least number of training rows a code needs to keep its own id.
             bags: Bag column → its length, for the columns of `columns` that are bags.
             missing: A code that stands for "no value" (never kept: it gets id 0).
 
@@ -62,7 +63,7 @@ class Vocabulary:
         bags = dict(bags or {})
         codes = {}
         for name in columns:
-            raw = bag_codes(frame[name])[0] if name in bags else frame[name].to_numpy(np.int64)
+            raw = _once_per_row(frame[name]) if name in bags else frame[name].to_numpy(np.int64)
             values, counts = np.unique(raw, return_counts=True)
             kept = counts >= min_count
             if missing is not None:
@@ -72,7 +73,7 @@ class Vocabulary:
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        """One C `Field` per column; its size is its number of kept codes (at least 1)."""
+        """One C `Field` per column (B for a bag); its size is its number of kept codes (≥ 1)."""
         # A column without a kept code still gets size 1 (a table of ids 0 and 1, id 1
         # unused): a schema's C field needs at least one category.
         return tuple(
@@ -88,15 +89,22 @@ class Vocabulary:
         for name, kept in self.codes.items():
             if name in self.bags:
                 raw, counts = bag_codes(frame[name])
-                ids = _ids(kept, raw)
+                ids = ids_of(kept, raw)
                 out[name] = format_bags(pad_bags(ids, counts, max(int(counts.max(initial=0)), 1)))
             else:
-                out[name] = _ids(kept, frame[name].to_numpy(np.int64))
+                out[name] = ids_of(kept, frame[name].to_numpy(np.int64))
         return pd.DataFrame(out, index=frame.index)
 
 
-def _ids(kept: np.ndarray, raw: np.ndarray) -> np.ndarray:
-    """Each raw code's id: `1 + its place among the kept codes`, or 0."""
+def _once_per_row(column: pd.Series) -> np.ndarray:
+    """A bag column's codes, each code once per row that holds it."""
+    codes, counts = bag_codes(column)
+    rows = np.repeat(np.arange(len(counts)), counts)
+    return np.unique(np.stack([rows, codes], axis=1), axis=0)[:, 1]
+
+
+def ids_of(kept: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """Each raw code's id: `1 + its place among the sorted kept codes`, or 0 (int32)."""
     index = np.searchsorted(kept, raw)
     found = index < len(kept)
     found[found] = kept[index[found]] == raw[found]
